@@ -1,0 +1,185 @@
+//! [`PooledBuf`]: a byte buffer rented from a [`BytePool`].
+
+use std::fmt;
+use std::io;
+use std::ops::{Deref, DerefMut};
+
+use bytes::Bytes;
+
+use crate::byte_pool::{BytePool, ByteShared, IdleBuf};
+use crate::sync::Arc;
+
+/// A growable byte buffer rented from a [`BytePool`]; it returns to its size
+/// class when dropped (or, after [`freeze`](Self::freeze), when the last `Bytes`
+/// clone drops).
+///
+/// It starts with a readable length of 0 and a capacity of at least the rented
+/// size. Only bytes this renter wrote are readable: the API has no way to expose
+/// spare capacity, which is what isolates tenants without zeroing.
+///
+/// Writing past the capacity grows the buffer like a `Vec`; a grown buffer no
+/// longer fits its class and is freed instead of returned.
+pub struct PooledBuf {
+    bytes: Vec<u8>,
+    /// High-water mark of `bytes.len()`: how much zeroing a clear policy needs.
+    dirty: usize,
+    /// The class to return to; `None` for an unpooled (oversize) buffer.
+    class: Option<usize>,
+    shared: Arc<ByteShared>,
+}
+
+impl PooledBuf {
+    pub(crate) fn pooled(buf: IdleBuf, class: usize, pool: &BytePool) -> Self {
+        Self {
+            bytes: buf.bytes,
+            dirty: buf.dirty,
+            class: Some(class),
+            shared: Arc::clone(pool.shared()),
+        }
+    }
+
+    pub(crate) fn unpooled(bytes: Vec<u8>, pool: &BytePool) -> Self {
+        Self {
+            bytes,
+            dirty: 0,
+            class: None,
+            shared: Arc::clone(pool.shared()),
+        }
+    }
+
+    /// Readable bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether no byte is readable.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Bytes the buffer holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Whether this buffer returns to a size class on drop (false for oversize rents).
+    pub fn is_pooled(&self) -> bool {
+        self.class.is_some()
+    }
+
+    /// The readable bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The readable bytes, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+
+    /// Appends `data`.
+    pub fn extend_from_slice(&mut self, data: &[u8]) {
+        self.bytes.extend_from_slice(data);
+        self.mark_written();
+    }
+
+    /// Appends one byte.
+    pub fn push(&mut self, byte: u8) {
+        self.bytes.push(byte);
+        self.mark_written();
+    }
+
+    /// Sets the readable length to `len`, filling new bytes with `value`.
+    pub fn resize(&mut self, len: usize, value: u8) {
+        self.bytes.resize(len, value);
+        self.mark_written();
+    }
+
+    /// Shortens the readable length to `len`; no effect if it is already shorter.
+    pub fn truncate(&mut self, len: usize) {
+        self.bytes.truncate(len);
+    }
+
+    /// Sets the readable length to 0.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+    }
+
+    /// Converts into [`Bytes`] without copying; the buffer returns to the pool
+    /// when the last clone of the `Bytes` drops.
+    pub fn freeze(self) -> Bytes {
+        Bytes::from_owner(self)
+    }
+
+    /// Takes the bytes out of the pool for good, as a `Vec` of the same capacity.
+    pub fn into_vec(mut self) -> Vec<u8> {
+        self.class = None;
+        std::mem::take(&mut self.bytes)
+    }
+
+    fn mark_written(&mut self) {
+        self.dirty = self.dirty.max(self.bytes.len());
+    }
+}
+
+impl Drop for PooledBuf {
+    fn drop(&mut self) {
+        if let Some(class) = self.class {
+            let bytes = std::mem::take(&mut self.bytes);
+            self.shared.give_back(
+                class,
+                IdleBuf {
+                    bytes,
+                    dirty: self.dirty,
+                },
+            );
+        }
+    }
+}
+
+impl Deref for PooledBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl DerefMut for PooledBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+}
+
+impl AsRef<[u8]> for PooledBuf {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl AsMut<[u8]> for PooledBuf {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+}
+
+impl io::Write for PooledBuf {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for PooledBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledBuf")
+            .field("len", &self.bytes.len())
+            .field("capacity", &self.bytes.capacity())
+            .field("pooled", &self.class.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,579 @@
+//! [`BytePool`]: size-classed byte buffers with bounded idle memory.
+
+use std::fmt;
+
+use crate::buffer::PooledBuf;
+use crate::error::{BytePoolBuildError, RentError};
+use crate::sync::{Arc, AtomicUsize, Mutex, Ordering, lock};
+
+/// The standard size classes, smallest first. Classes above the last one are
+/// powers of two up to the configured maximum.
+pub const STANDARD_CLASSES: [usize; 5] = [256, 1024, 4 * 1024, 16 * 1024, 64 * 1024];
+
+const DEFAULT_MAX_BUFFER: usize = 4 * 1024 * 1024;
+const DEFAULT_MAX_IDLE_PER_CLASS: usize = 32;
+const DEFAULT_MAX_IDLE_BYTES: usize = 64 * 1024 * 1024;
+/// The largest class size a pool accepts: 1 GiB. Larger buffers are always unpooled.
+const LARGEST_CLASS_LIMIT: usize = 1 << 30;
+
+/// When pooled bytes are zeroed.
+///
+/// In every mode a renter starts with a buffer whose readable length is 0, and the
+/// safe API only reads bytes the current renter wrote, so **no renter can read a
+/// previous tenant's bytes in any mode**. The modes differ in what remains in
+/// memory for something outside the safe API to see: a memory dump, a core file,
+/// or `unsafe`/FFI code that reads a buffer's spare capacity.
+///
+/// | mode | renter can read old bytes | old bytes in idle buffers (dump) | old bytes in a rented buffer's spare capacity | cost |
+/// |---|---|---|---|---|
+/// | [`OnRent`](Self::OnRent) (default) | no | yes | yes | O(1) |
+/// | [`OnReturn`](Self::OnReturn) | no | no | no | O(bytes written) on return |
+/// | [`ZeroOnRent`](Self::ZeroOnRent) | no | yes | no | O(bytes written before) on rent |
+/// | [`Both`](Self::Both) | no | no | no | O(bytes written) on return and a check on rent |
+///
+/// "Bytes written" is the high-water mark of the buffer's length, so a tenant that
+/// wrote 100 bytes into a 1 MiB buffer costs 100 bytes of zeroing, not 1 MiB.
+///
+/// The seed's "clear on rent" safety mode is [`OnRent`](Self::OnRent): clearing is
+/// the length reset, which is enough for isolation in safe Rust and free. Zeroing is
+/// the opt-in for secrets that must not linger in idle memory. There is no mode that
+/// lets a renter see old bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClearPolicy {
+    /// Reset the readable length to 0; zero nothing.
+    #[default]
+    OnRent,
+    /// Zero the bytes a tenant wrote when its buffer comes back to the pool.
+    OnReturn,
+    /// Zero the bytes an earlier tenant wrote when a buffer is handed out.
+    ZeroOnRent,
+    /// Zero on return, and again on rent for any buffer that is still dirty.
+    Both,
+}
+
+impl ClearPolicy {
+    pub(crate) fn zeroes_on_return(self) -> bool {
+        matches!(self, Self::OnReturn | Self::Both)
+    }
+
+    pub(crate) fn zeroes_on_rent(self) -> bool {
+        matches!(self, Self::ZeroOnRent | Self::Both)
+    }
+}
+
+/// A pool of byte buffers in size classes.
+///
+/// Classes are [`STANDARD_CLASSES`] (256 B to 64 KiB, each 4x the last) and then
+/// powers of two up to [`max_buffer_size`](BytePoolBuilder::max_buffer_size)
+/// (default 4 MiB). A request is served from the smallest class that fits it.
+///
+/// Bounds: each class keeps at most `max_idle_per_class` idle buffers, and the
+/// whole pool at most `max_idle_bytes` of idle capacity. A buffer that would break
+/// either bound on return is freed instead.
+///
+/// A request larger than the largest class is served **unpooled**: a fresh buffer
+/// of exactly that capacity that is freed on drop, never retained. Such rents are
+/// counted in [`BytePoolStats::unpooled`].
+///
+/// # Examples
+///
+/// ```
+/// use turbo_pool::BytePool;
+///
+/// let pool = BytePool::new();
+/// let mut buf = pool.rent(1500)?;
+/// assert!(buf.is_empty() && buf.capacity() >= 1500);
+/// buf.extend_from_slice(b"hello");
+/// let frozen = buf.freeze(); // zero-copy `bytes::Bytes`
+/// assert_eq!(&frozen[..], b"hello");
+/// drop(frozen); // the buffer goes back to its class
+/// assert_eq!(pool.stats().idle_buffers, 1);
+/// # Ok::<(), turbo_pool::RentError>(())
+/// ```
+#[derive(Clone)]
+pub struct BytePool {
+    shared: Arc<ByteShared>,
+}
+
+pub(crate) struct ByteShared {
+    pub(crate) classes: Box<[SizeClass]>,
+    pub(crate) policy: ClearPolicy,
+    max_idle_bytes: usize,
+    /// Whether the per-class caps alone could exceed `max_idle_bytes`. When they
+    /// cannot, the byte budget holds by construction and is not tracked per call.
+    budget_tracked: bool,
+    idle_bytes: AtomicUsize,
+    unpooled: AtomicUsize,
+}
+
+pub(crate) struct SizeClass {
+    pub(crate) size: usize,
+    max_idle: usize,
+    idle: Mutex<ClassIdle>,
+}
+
+/// An idle buffer and how much of it an earlier tenant wrote.
+pub(crate) struct IdleBuf {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) dirty: usize,
+}
+
+struct ClassIdle {
+    buffers: Vec<IdleBuf>,
+    hits: u64,
+    misses: u64,
+    returned: u64,
+    discarded: u64,
+}
+
+/// Configures a [`BytePool`].
+#[derive(Debug, Clone)]
+pub struct BytePoolBuilder {
+    max_buffer_size: usize,
+    max_idle_per_class: usize,
+    max_idle_bytes: usize,
+    policy: ClearPolicy,
+}
+
+impl Default for BytePoolBuilder {
+    fn default() -> Self {
+        Self {
+            max_buffer_size: DEFAULT_MAX_BUFFER,
+            max_idle_per_class: DEFAULT_MAX_IDLE_PER_CLASS,
+            max_idle_bytes: DEFAULT_MAX_IDLE_BYTES,
+            policy: ClearPolicy::default(),
+        }
+    }
+}
+
+impl BytePoolBuilder {
+    /// The largest pooled buffer (default 4 MiB); rounded up to a power of two
+    /// when above 64 KiB. Larger requests are served unpooled.
+    pub fn max_buffer_size(mut self, bytes: usize) -> Self {
+        self.max_buffer_size = bytes;
+        self
+    }
+
+    /// The most idle buffers each class keeps (default 32).
+    pub fn max_idle_per_class(mut self, count: usize) -> Self {
+        self.max_idle_per_class = count;
+        self
+    }
+
+    /// The most idle bytes (by capacity) the whole pool keeps (default 64 MiB).
+    pub fn max_idle_bytes(mut self, bytes: usize) -> Self {
+        self.max_idle_bytes = bytes;
+        self
+    }
+
+    /// When bytes are zeroed (default [`ClearPolicy::OnRent`]).
+    pub fn clear_policy(mut self, policy: ClearPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Builds the pool.
+    ///
+    /// # Errors
+    ///
+    /// [`BytePoolBuildError::MaxBufferSize`] if the largest buffer is 0 or above
+    /// 1 GiB.
+    pub fn build(self) -> Result<BytePool, BytePoolBuildError> {
+        if self.max_buffer_size == 0 || self.max_buffer_size > LARGEST_CLASS_LIMIT {
+            return Err(BytePoolBuildError::MaxBufferSize {
+                requested: self.max_buffer_size,
+                limit: LARGEST_CLASS_LIMIT,
+            });
+        }
+        let sizes = class_sizes(self.max_buffer_size);
+        let worst_case: u128 = sizes
+            .iter()
+            .map(|&size| size as u128 * self.max_idle_per_class as u128)
+            .sum();
+        let classes = sizes
+            .into_iter()
+            .map(|size| SizeClass {
+                size,
+                max_idle: self.max_idle_per_class,
+                idle: Mutex::new(ClassIdle {
+                    buffers: Vec::new(),
+                    hits: 0,
+                    misses: 0,
+                    returned: 0,
+                    discarded: 0,
+                }),
+            })
+            .collect();
+        Ok(BytePool {
+            shared: Arc::new(ByteShared {
+                classes,
+                policy: self.policy,
+                max_idle_bytes: self.max_idle_bytes,
+                budget_tracked: worst_case > self.max_idle_bytes as u128,
+                idle_bytes: AtomicUsize::new(0),
+                unpooled: AtomicUsize::new(0),
+            }),
+        })
+    }
+}
+
+/// The class sizes for a pool whose largest buffer is `max`.
+fn class_sizes(max: usize) -> Vec<usize> {
+    let mut sizes: Vec<usize> = Vec::new();
+    for &size in &STANDARD_CLASSES {
+        sizes.push(size);
+        if size >= max {
+            return sizes;
+        }
+    }
+    let mut size = STANDARD_CLASSES[STANDARD_CLASSES.len() - 1];
+    while size < max {
+        size *= 2;
+        sizes.push(size);
+    }
+    sizes
+}
+
+/// The index of the smallest standard-ladder-or-above class that fits `len`
+/// (`len >= 1`), assuming unlimited classes; the caller bounds it.
+#[inline]
+fn class_index(len: usize) -> usize {
+    // Ceiling of log2(len): 256 -> 8, 257 -> 9.
+    let bits = (usize::BITS - (len - 1).leading_zeros()) as usize;
+    if bits <= 8 {
+        0
+    } else if bits <= 16 {
+        // 2 bits per step up to 64 KiB: 9-10 -> 1 KiB, 11-12 -> 4 KiB, ...
+        (bits - 7) / 2
+    } else {
+        STANDARD_CLASSES.len() - 1 + (bits - 16)
+    }
+}
+
+impl Default for BytePool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BytePool {
+    /// A pool with the default bounds: classes up to 4 MiB, 32 idle buffers per
+    /// class, 64 MiB of idle bytes, [`ClearPolicy::OnRent`].
+    pub fn new() -> Self {
+        match BytePoolBuilder::default().build() {
+            Ok(pool) => pool,
+            Err(error) => unreachable!("the default configuration is valid: {error}"),
+        }
+    }
+
+    /// Starts configuring a pool.
+    pub fn builder() -> BytePoolBuilder {
+        BytePoolBuilder::default()
+    }
+
+    /// Rents a buffer with room for at least `len` bytes and a readable length of 0.
+    ///
+    /// # Errors
+    ///
+    /// [`RentError::ZeroSize`] when `len` is 0: a zero-byte rent is almost always
+    /// an arithmetic bug upstream, so it is reported rather than served.
+    pub fn rent(&self, len: usize) -> Result<PooledBuf, RentError> {
+        if len == 0 {
+            return Err(RentError::ZeroSize);
+        }
+        let index = class_index(len);
+        let Some(class) = self.shared.classes.get(index) else {
+            self.shared.unpooled.fetch_add(1, Ordering::Relaxed);
+            return Ok(PooledBuf::unpooled(Vec::with_capacity(len), self));
+        };
+        let popped = {
+            let mut idle = lock(&class.idle);
+            let popped = idle.buffers.pop();
+            if popped.is_some() {
+                idle.hits += 1;
+            } else {
+                idle.misses += 1;
+            }
+            popped
+        };
+        let buf = match popped {
+            Some(mut idle) => {
+                if self.shared.budget_tracked {
+                    self.shared
+                        .idle_bytes
+                        .fetch_sub(idle.bytes.capacity(), Ordering::Release);
+                }
+                if self.shared.policy.zeroes_on_rent() {
+                    zero_written(&mut idle);
+                }
+                idle
+            }
+            None => IdleBuf {
+                bytes: Vec::with_capacity(class.size),
+                dirty: 0,
+            },
+        };
+        Ok(PooledBuf::pooled(buf, index, self))
+    }
+
+    /// Rents a buffer whose readable length is `len`, all zeros; the same as
+    /// [`rent`](Self::rent) followed by `resize(len, 0)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`rent`](Self::rent).
+    pub fn rent_zeroed(&self, len: usize) -> Result<PooledBuf, RentError> {
+        let mut buf = self.rent(len)?;
+        buf.resize(len, 0);
+        Ok(buf)
+    }
+
+    /// The class sizes of this pool, smallest first.
+    pub fn class_sizes(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
+        self.shared.classes.iter().map(|class| class.size)
+    }
+
+    /// The clearing policy of this pool.
+    pub fn clear_policy(&self) -> ClearPolicy {
+        self.shared.policy
+    }
+
+    /// A snapshot of the counters. Each class is read under its own lock, so the
+    /// totals are a sum of per-class snapshots taken one after another.
+    pub fn stats(&self) -> BytePoolStats {
+        let mut stats = BytePoolStats {
+            max_idle_bytes: self.shared.max_idle_bytes,
+            unpooled: self.shared.unpooled.load(Ordering::Relaxed) as u64,
+            ..BytePoolStats::default()
+        };
+        for class in self.shared.classes.iter() {
+            let idle = lock(&class.idle);
+            let idle_bytes: usize = idle.buffers.iter().map(|b| b.bytes.capacity()).sum();
+            stats.idle_buffers += idle.buffers.len();
+            stats.idle_bytes += idle_bytes;
+            stats.hits += idle.hits;
+            stats.misses += idle.misses;
+            stats.returned += idle.returned;
+            stats.discarded += idle.discarded;
+            stats.classes.push(ClassStats {
+                size: class.size,
+                max_idle: class.max_idle,
+                idle: idle.buffers.len(),
+                idle_bytes,
+            });
+        }
+        stats
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<ByteShared> {
+        &self.shared
+    }
+}
+
+impl fmt::Debug for BytePool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BytePool")
+            .field("classes", &self.shared.classes.len())
+            .field("policy", &self.shared.policy)
+            .field("max_idle_bytes", &self.shared.max_idle_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Zeroes the bytes earlier tenants wrote, without touching the rest.
+pub(crate) fn zero_written(buf: &mut IdleBuf) {
+    if buf.dirty > 0 {
+        buf.bytes.clear();
+        buf.bytes.resize(buf.dirty, 0);
+        buf.bytes.clear();
+        buf.dirty = 0;
+    }
+}
+
+impl ByteShared {
+    /// Takes a buffer back into class `index`, or frees it if a bound says so.
+    pub(crate) fn give_back(&self, index: usize, mut buf: IdleBuf) {
+        let Some(class) = self.classes.get(index) else {
+            return;
+        };
+        let capacity = buf.bytes.capacity();
+        if capacity != class.size {
+            // The renter grew the buffer past its class; keeping it would let one
+            // class hold buffers of any size.
+            lock(&class.idle).discarded += 1;
+            return;
+        }
+        if self.policy.zeroes_on_return() {
+            zero_written(&mut buf);
+        }
+        buf.bytes.clear();
+        let rejected = {
+            let mut idle = lock(&class.idle);
+            if idle.buffers.len() < class.max_idle && self.reserve_idle(capacity) {
+                idle.buffers.push(buf);
+                idle.returned += 1;
+                None
+            } else {
+                idle.discarded += 1;
+                Some(buf)
+            }
+        };
+        drop(rejected);
+    }
+
+    /// Reserves `bytes` of the idle budget; false if that would exceed it.
+    fn reserve_idle(&self, bytes: usize) -> bool {
+        if !self.budget_tracked {
+            return true;
+        }
+        let mut current = self.idle_bytes.load(Ordering::Acquire);
+        loop {
+            let Some(next) = current.checked_add(bytes) else {
+                return false;
+            };
+            if next > self.max_idle_bytes {
+                return false;
+            }
+            match self.idle_bytes.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+/// A snapshot of a [`BytePool`]'s counters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct BytePoolStats {
+    /// Idle buffers across all classes.
+    pub idle_buffers: usize,
+    /// Idle capacity across all classes, in bytes.
+    pub idle_bytes: usize,
+    /// The pool-wide idle byte bound.
+    pub max_idle_bytes: usize,
+    /// Rents served by an idle buffer.
+    pub hits: u64,
+    /// Rents that allocated a new class-sized buffer.
+    pub misses: u64,
+    /// Buffers kept on return.
+    pub returned: u64,
+    /// Buffers freed on return because a bound was reached or the buffer had
+    /// grown past its class.
+    pub discarded: u64,
+    /// Rents above the largest class, served unpooled.
+    pub unpooled: u64,
+    /// Per-class figures, smallest class first.
+    pub classes: Vec<ClassStats>,
+}
+
+/// One size class in a [`BytePoolStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClassStats {
+    /// Buffer capacity of this class.
+    pub size: usize,
+    /// The most idle buffers this class keeps.
+    pub max_idle: usize,
+    /// Idle buffers now.
+    pub idle: usize,
+    /// Idle bytes now.
+    pub idle_bytes: usize,
+}
+
+#[cfg(all(test, not(turbo_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_index_matches_the_ladder() {
+        let cases = [
+            (1, 256),
+            (256, 256),
+            (257, 1024),
+            (1024, 1024),
+            (1025, 4096),
+            (4096, 4096),
+            (16 * 1024, 16 * 1024),
+            (16 * 1024 + 1, 64 * 1024),
+            (64 * 1024, 64 * 1024),
+            (64 * 1024 + 1, 128 * 1024),
+            (1 << 20, 1 << 20),
+            ((1 << 20) + 1, 2 << 20),
+        ];
+        let sizes = class_sizes(1 << 30);
+        for (len, expected) in cases {
+            assert_eq!(sizes[class_index(len)], expected, "len {len}");
+        }
+    }
+
+    #[test]
+    fn class_sizes_stop_at_the_maximum() {
+        assert_eq!(class_sizes(1000), vec![256, 1024]);
+        assert_eq!(class_sizes(64 * 1024), STANDARD_CLASSES.to_vec());
+        assert_eq!(
+            class_sizes(200 * 1024),
+            [&STANDARD_CLASSES[..], &[128 * 1024, 256 * 1024]].concat()
+        );
+    }
+
+    #[test]
+    fn zero_rent_is_an_error() {
+        assert_eq!(BytePool::new().rent(0).err(), Some(RentError::ZeroSize));
+    }
+
+    #[test]
+    fn invalid_builds_are_errors() {
+        assert!(BytePool::builder().max_buffer_size(0).build().is_err());
+        assert!(
+            BytePool::builder()
+                .max_buffer_size(usize::MAX)
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn oversize_is_unpooled_and_never_retained() {
+        let pool = BytePool::builder().max_buffer_size(4096).build().unwrap();
+        let buf = pool.rent(10_000).unwrap();
+        assert!(buf.capacity() >= 10_000);
+        assert!(!buf.is_pooled());
+        drop(buf);
+        let stats = pool.stats();
+        assert_eq!(stats.unpooled, 1);
+        assert_eq!(stats.idle_buffers, 0);
+    }
+
+    #[test]
+    fn grown_buffer_is_discarded() {
+        let pool = BytePool::new();
+        let mut buf = pool.rent(256).unwrap();
+        buf.extend_from_slice(&[1; 1000]);
+        drop(buf);
+        let stats = pool.stats();
+        assert_eq!(stats.idle_buffers, 0);
+        assert_eq!(stats.discarded, 1);
+    }
+
+    #[test]
+    fn idle_byte_budget_is_shared_across_classes() {
+        let pool = BytePool::builder()
+            .max_idle_per_class(4)
+            .max_idle_bytes(4096 + 1024)
+            .build()
+            .unwrap();
+        let a = pool.rent(4096).unwrap();
+        let b = pool.rent(1024).unwrap();
+        let c = pool.rent(1024).unwrap();
+        drop((a, b, c));
+        let stats = pool.stats();
+        assert_eq!(stats.idle_bytes, 4096 + 1024);
+        assert_eq!(stats.discarded, 1);
+    }
+}

@@ -1,0 +1,180 @@
+//! [`TryLock`]: the smallest lock the object pool needs.
+//!
+//! A slot of the pool is only ever *tried*: a taker that finds it busy moves on to
+//! the next slot instead of waiting. That lets the lock be one flag: taking it is a
+//! single atomic swap and releasing it a plain release store, half the atomic
+//! read-modify-writes of a general mutex, which must detect sleeping waiters on
+//! unlock. `tests/loom.rs` checks the protocol under every interleaving, with loom's
+//! `UnsafeCell` reporting any access made without the lock.
+
+use std::ops::{Deref, DerefMut};
+
+use crate::sync::{AtomicBool, Ordering};
+
+#[cfg(turbo_loom)]
+use loom::cell::{MutPtr, UnsafeCell};
+
+/// `std::cell::UnsafeCell` with loom's access-tracking API.
+#[cfg(not(turbo_loom))]
+struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(turbo_loom))]
+impl<T> UnsafeCell<T> {
+    fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    fn get_mut(&self) -> MutPtr<T> {
+        MutPtr(self.0.get())
+    }
+}
+
+/// A raw pointer into an [`UnsafeCell`]; loom's version tracks the access.
+#[cfg(not(turbo_loom))]
+struct MutPtr<T>(*mut T);
+
+#[cfg(not(turbo_loom))]
+impl<T> MutPtr<T> {
+    /// # Safety
+    ///
+    /// The caller must have exclusive access to the cell while the borrow lives.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn deref(&self) -> &mut T {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &mut *self.0 }
+    }
+}
+
+/// A value behind a flag that at most one [`TryLockGuard`] holds at a time.
+pub(crate) struct TryLock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `value` to one guard at a time (the flag is
+// taken with an acquire swap and released with a release store), so sharing the
+// lock across threads only ever moves `T` between them: `T: Send` is enough.
+unsafe impl<T: Send> Send for TryLock<T> {}
+// SAFETY: as above; no `&T` is ever shared between two threads at once.
+unsafe impl<T: Send> Sync for TryLock<T> {}
+
+impl<T> TryLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Takes the lock if it is free, without waiting.
+    pub(crate) fn try_lock(&self) -> Option<TryLockGuard<'_, T>> {
+        // Read before swapping, so that scanning past busy slots does not pull
+        // their cache lines into exclusive state; a stale `true` only skips a slot.
+        // Loom mis-orders a read-modify-write that follows a relaxed load of the
+        // same atomic (tokio-rs/loom#282), so its models run the plain swap.
+        #[cfg(not(turbo_loom))]
+        if self.locked.load(Ordering::Relaxed) {
+            return None;
+        }
+        if self.locked.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        Some(TryLockGuard {
+            lock: self,
+            value: Some(self.value.get_mut()),
+        })
+    }
+}
+
+/// Exclusive access to a [`TryLock`]'s value; releases the lock on drop.
+pub(crate) struct TryLockGuard<'a, T> {
+    lock: &'a TryLock<T>,
+    /// Always `Some` until drop; dropped before the flag is released, so loom sees
+    /// the access end before another thread can start one.
+    value: Option<MutPtr<T>>,
+}
+
+impl<T> TryLockGuard<'_, T> {
+    fn ptr(&self) -> &MutPtr<T> {
+        match &self.value {
+            Some(ptr) => ptr,
+            None => unreachable!("the pointer is only taken in drop"),
+        }
+    }
+}
+
+impl<T> Deref for TryLockGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds the lock, so no other reference to the value
+        // exists, and the returned borrow cannot outlive the guard.
+        unsafe { self.ptr().deref() }
+    }
+}
+
+impl<T> DerefMut for TryLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this the only borrow.
+        unsafe { self.ptr().deref() }
+    }
+}
+
+impl<T> Drop for TryLockGuard<'_, T> {
+    fn drop(&mut self) {
+        // Under loom, dropping the pointer ends its tracked access; it must end
+        // before the flag lets another holder in.
+        self.value = None;
+        self.lock.locked.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, turbo_loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    #[test]
+    fn one_holder_at_a_time() {
+        loom::model(|| {
+            let lock = Arc::new(TryLock::new(0u32));
+            let other = Arc::clone(&lock);
+            let t = loom::thread::spawn(move || {
+                for _ in 0..2 {
+                    if let Some(mut guard) = other.try_lock() {
+                        *guard += 1;
+                    }
+                }
+            });
+            for _ in 0..2 {
+                if let Some(mut guard) = lock.try_lock() {
+                    *guard += 1;
+                }
+            }
+            t.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn one_holder_at_a_time_three_threads() {
+        loom::model(|| {
+            let lock = Arc::new(TryLock::new(0u32));
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let other = Arc::clone(&lock);
+                    loom::thread::spawn(move || {
+                        if let Some(mut guard) = other.try_lock() {
+                            *guard += 1;
+                        }
+                    })
+                })
+                .collect();
+            if let Some(mut guard) = lock.try_lock() {
+                *guard += 1;
+            }
+            for t in threads {
+                t.join().unwrap();
+            }
+        });
+    }
+}
