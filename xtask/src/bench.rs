@@ -82,7 +82,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ]);
         }
         run_checked(command, &format!("cargo bench -p {package}"))?;
-        let cases = collect(&root.join("target"), started)?;
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let cases = collect(&target, started)?;
         if cases.is_empty() {
             return Err(format!("{package}: the benches reported no case"));
         }
@@ -256,11 +259,8 @@ fn update_doc(
     let _ = writeln!(section, "{start}");
     let _ = writeln!(
         section,
-        "Measured with `{command_line}` on {machine} (unix time {}).\n",
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        "Measured with `{command_line}` on {machine}, {}.\n",
+        today()
     );
     let _ = writeln!(
         section,
@@ -302,4 +302,23 @@ fn update_doc(
         }
     };
     fs::write(path, updated).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
+fn today() -> String {
+    let days = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    // Civil-from-days (Howard Hinnant's algorithm), valid for the proleptic calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
