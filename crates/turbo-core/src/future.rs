@@ -1,0 +1,71 @@
+//! [`ResponseFuture`]: the future [`ContextService`](crate::ContextService) returns.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::Response;
+use http_body::Body;
+use pin_project_lite::pin_project;
+
+use crate::body::GuardedBody;
+use crate::context::{ContextLease, TimelineSnapshot};
+use crate::timeline::EventKind;
+
+pin_project! {
+    /// Resolves to the inner response with the context lease moved into its body
+    /// and the timeline snapshot in its extensions. Dropping it early returns the
+    /// context (recorded as cancelled).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        lease: Option<ContextLease>,
+        snapshot: Option<TimelineSnapshot>,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, lease: ContextLease, snapshot: TimelineSnapshot) -> Self {
+        Self {
+            inner,
+            lease: Some(lease),
+            snapshot: Some(snapshot),
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body,
+{
+    type Output = Result<Response<GuardedBody<B, ContextLease>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let lease = this.lease.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                if let Some(snapshot) = this.snapshot.take() {
+                    parts.extensions.insert(snapshot);
+                }
+                let body = match lease {
+                    Some(lease) => {
+                        lease.record(EventKind::HeadersReceived);
+                        GuardedBody::new(body, lease)
+                    }
+                    None => GuardedBody::unguarded(body),
+                };
+                Ok(Response::from_parts(parts, body))
+            }
+            Err(error) => {
+                if let Some(lease) = lease {
+                    lease.finish_with(EventKind::Failed);
+                }
+                Err(error)
+            }
+        })
+    }
+}

@@ -1,0 +1,308 @@
+//! [`HostKey`]: which host a request goes to (scheme, host, port).
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use http::Uri;
+
+/// Hosts up to this many bytes are stored inline, so building a key for a typical
+/// host does not allocate.
+const INLINE_HOST: usize = 48;
+
+/// The schemes a [`HostKey`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `http`, default port 80.
+    Http,
+    /// `https`, default port 443.
+    Https,
+}
+
+impl Scheme {
+    /// The port used when a URI names none.
+    pub const fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+
+    /// `"http"` or `"https"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// The host a request goes to: scheme, lowercased host, and port (the scheme's
+/// default when the URI names none). Requests with equal keys share a per-host limit.
+///
+/// ```
+/// use turbo_core::{HostKey, Scheme};
+///
+/// let uri: http::Uri = "https://API.Example.com/v1/items".parse()?;
+/// let key = HostKey::from_uri(&uri)?;
+/// assert_eq!((key.scheme(), key.host(), key.port()), (Scheme::Https, "api.example.com", 443));
+/// assert_eq!(key.to_string(), "https://api.example.com:443");
+///
+/// let relative: http::Uri = "/v1/items".parse()?;
+/// assert!(HostKey::from_uri(&relative).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct HostKey {
+    scheme: Scheme,
+    port: u16,
+    host: HostName,
+}
+
+#[derive(Clone)]
+enum HostName {
+    Inline { len: u8, bytes: [u8; INLINE_HOST] },
+    Shared(Arc<str>),
+}
+
+impl HostName {
+    /// Stores `host` lowercased. The representation depends only on the length, so
+    /// equal hosts always have equal representations.
+    fn new_lowercase(host: &str) -> Self {
+        if host.len() <= INLINE_HOST {
+            let mut bytes = [0u8; INLINE_HOST];
+            for (slot, byte) in bytes.iter_mut().zip(host.bytes()) {
+                *slot = byte.to_ascii_lowercase();
+            }
+            HostName::Inline {
+                len: host.len() as u8,
+                bytes,
+            }
+        } else {
+            HostName::Shared(Arc::from(host.to_ascii_lowercase()))
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            HostName::Inline { len, bytes } => {
+                // Only ASCII (lowercased from a `&str`) is ever stored, so this holds;
+                // the fallback keeps the function total without a panic path.
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            HostName::Shared(host) => host,
+        }
+    }
+}
+
+/// Why a URI has no [`HostKey`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostKeyError {
+    /// The URI names no host (for example a bare path such as `/items`).
+    MissingAuthority {
+        /// The URI as given.
+        uri: String,
+    },
+    /// The URI names a host but no scheme (for example `example.com:80`).
+    MissingScheme {
+        /// The URI as given.
+        uri: String,
+    },
+    /// The scheme is neither `http` nor `https`.
+    UnsupportedScheme {
+        /// The scheme as given.
+        scheme: String,
+    },
+    /// The host is empty.
+    EmptyHost,
+    /// The host is not ASCII (international names must be punycode-encoded).
+    NonAsciiHost,
+}
+
+impl fmt::Display for HostKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingAuthority { uri } => {
+                write!(f, "URI `{uri}` names no host: an absolute URI is required")
+            }
+            Self::MissingScheme { uri } => {
+                write!(f, "URI `{uri}` names no scheme: use http:// or https://")
+            }
+            Self::UnsupportedScheme { scheme } => {
+                write!(f, "scheme `{scheme}` is not supported: use http or https")
+            }
+            Self::EmptyHost => f.write_str("the host is empty"),
+            Self::NonAsciiHost => f.write_str("the host is not ASCII; encode it as punycode"),
+        }
+    }
+}
+
+impl std::error::Error for HostKeyError {}
+
+impl HostKey {
+    /// A key from its parts; the host is lowercased.
+    ///
+    /// # Errors
+    ///
+    /// [`HostKeyError::EmptyHost`] or [`HostKeyError::NonAsciiHost`].
+    pub fn new(scheme: Scheme, host: &str, port: u16) -> Result<Self, HostKeyError> {
+        if host.is_empty() {
+            return Err(HostKeyError::EmptyHost);
+        }
+        if !host.is_ascii() {
+            return Err(HostKeyError::NonAsciiHost);
+        }
+        Ok(Self {
+            scheme,
+            port,
+            host: HostName::new_lowercase(host),
+        })
+    }
+
+    /// The key of an absolute `http` or `https` URI.
+    ///
+    /// # Errors
+    ///
+    /// A [`HostKeyError`] when the URI has no host or scheme, or another scheme.
+    pub fn from_uri(uri: &Uri) -> Result<Self, HostKeyError> {
+        let Some(host) = uri.host() else {
+            return Err(HostKeyError::MissingAuthority {
+                uri: uri.to_string(),
+            });
+        };
+        let scheme = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
+            Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
+            Some(other) => {
+                return Err(HostKeyError::UnsupportedScheme {
+                    scheme: other.to_owned(),
+                });
+            }
+            None => {
+                return Err(HostKeyError::MissingScheme {
+                    uri: uri.to_string(),
+                });
+            }
+        };
+        let port = uri.port_u16().unwrap_or(scheme.default_port());
+        Self::new(scheme, host, port)
+    }
+
+    /// The key of a request's URI.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_uri`](Self::from_uri).
+    pub fn of<B>(request: &http::Request<B>) -> Result<Self, HostKeyError> {
+        Self::from_uri(request.uri())
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The host, lowercased (IPv6 literals keep their brackets).
+    pub fn host(&self) -> &str {
+        self.host.as_str()
+    }
+
+    /// The port, explicit or the scheme's default.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl PartialEq for HostKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.scheme == other.scheme && self.port == other.port && self.host() == other.host()
+    }
+}
+
+impl Eq for HostKey {}
+
+impl Hash for HostKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.scheme.hash(state);
+        self.port.hash(state);
+        self.host().hash(state);
+    }
+}
+
+impl fmt::Display for HostKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}://{}:{}",
+            self.scheme.as_str(),
+            self.host(),
+            self.port
+        )
+    }
+}
+
+impl fmt::Debug for HostKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HostKey({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(uri: &str) -> Result<HostKey, HostKeyError> {
+        HostKey::from_uri(&uri.parse::<Uri>().unwrap())
+    }
+
+    #[test]
+    fn fills_default_ports_and_lowercases() {
+        assert_eq!(
+            key("http://EXAMPLE.com/x").unwrap().to_string(),
+            "http://example.com:80"
+        );
+        assert_eq!(key("https://a.b:8443").unwrap().port(), 8443);
+        assert_eq!(key("http://[::1]:9/").unwrap().host(), "[::1]");
+        assert_eq!(key("HTTPS://h/").unwrap().scheme(), Scheme::Https);
+    }
+
+    #[test]
+    fn equal_hosts_are_equal_keys() {
+        assert_eq!(
+            key("http://Example.com/").unwrap(),
+            key("http://example.com:80/a").unwrap()
+        );
+        assert_ne!(
+            key("http://example.com/").unwrap(),
+            key("https://example.com/").unwrap()
+        );
+        let long = format!("http://{}.example.com/", "a".repeat(80));
+        let upper = long.to_uppercase().replace("HTTP://", "http://");
+        assert_eq!(key(&long).unwrap(), key(&upper).unwrap());
+    }
+
+    #[test]
+    fn rejects_what_has_no_host() {
+        assert!(matches!(
+            key("/path"),
+            Err(HostKeyError::MissingAuthority { .. })
+        ));
+        assert!(matches!(
+            key("example.com:80"),
+            Err(HostKeyError::MissingScheme { .. })
+        ));
+        assert!(matches!(
+            key("ftp://example.com/"),
+            Err(HostKeyError::UnsupportedScheme { .. })
+        ));
+        assert_eq!(
+            HostKey::new(Scheme::Http, "", 80).err(),
+            Some(HostKeyError::EmptyHost)
+        );
+        assert_eq!(
+            HostKey::new(Scheme::Http, "bücher.de", 80).err(),
+            Some(HostKeyError::NonAsciiHost)
+        );
+    }
+}
