@@ -85,12 +85,20 @@ impl HostName {
 
     fn as_str(&self) -> &str {
         match self {
-            HostName::Inline { len, bytes } => {
+            HostName::Inline { .. } => {
                 // Only ASCII (lowercased from a `&str`) is ever stored, so this holds;
                 // the fallback keeps the function total without a panic path.
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+                std::str::from_utf8(self.as_bytes()).unwrap_or_default()
             }
             HostName::Shared(host) => host,
+        }
+    }
+
+    /// The bytes, for hashing and comparing without re-checking UTF-8.
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            HostName::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            HostName::Shared(host) => host.as_bytes(),
         }
     }
 }
@@ -166,11 +174,12 @@ impl HostKey {
     ///
     /// A [`HostKeyError`] when the URI has no host or scheme, or another scheme.
     pub fn from_uri(uri: &Uri) -> Result<Self, HostKeyError> {
-        let Some(host) = uri.host() else {
+        let Some(authority) = uri.authority() else {
             return Err(HostKeyError::MissingAuthority {
                 uri: uri.to_string(),
             });
         };
+        let (host, port) = split_authority(authority.as_str());
         let scheme = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
             Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
@@ -185,8 +194,7 @@ impl HostKey {
                 });
             }
         };
-        let port = uri.port_u16().unwrap_or(scheme.default_port());
-        Self::new(scheme, host, port)
+        Self::new(scheme, host, port.unwrap_or(scheme.default_port()))
     }
 
     /// The key of a request's URI.
@@ -214,9 +222,31 @@ impl HostKey {
     }
 }
 
+/// Splits an authority that `http::Uri` has already validated into host and
+/// port, in one pass: `user@host:port`, `[v6]:port`, `host`.
+fn split_authority(authority: &str) -> (&str, Option<u16>) {
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, rest)| rest);
+    let (host, port) = if host_port.starts_with('[') {
+        match host_port.find(']') {
+            Some(end) => (&host_port[..=end], host_port[end + 1..].strip_prefix(':')),
+            None => (host_port, None),
+        }
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    (host, port.and_then(|p| p.parse().ok()))
+}
+
 impl PartialEq for HostKey {
     fn eq(&self, other: &Self) -> bool {
-        self.scheme == other.scheme && self.port == other.port && self.host() == other.host()
+        self.scheme == other.scheme
+            && self.port == other.port
+            && self.host.as_bytes() == other.host.as_bytes()
     }
 }
 
@@ -226,7 +256,7 @@ impl Hash for HostKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.scheme.hash(state);
         self.port.hash(state);
-        self.host().hash(state);
+        self.host.as_bytes().hash(state);
     }
 }
 
@@ -264,6 +294,12 @@ mod tests {
         );
         assert_eq!(key("https://a.b:8443").unwrap().port(), 8443);
         assert_eq!(key("http://[::1]:9/").unwrap().host(), "[::1]");
+        assert_eq!(key("http://[::1]:9/").unwrap().port(), 9);
+        assert_eq!(key("http://[::1]/").unwrap().port(), 80);
+        assert_eq!(
+            key("http://user:pw@Example.com:81/").unwrap().to_string(),
+            "http://example.com:81"
+        );
         assert_eq!(key("HTTPS://h/").unwrap().scheme(), Scheme::Https);
     }
 

@@ -1,0 +1,154 @@
+//! The limit layers raced against tower's equivalents over the same ready mock, 64
+//! concurrent callers on a two-worker runtime. Each caller keeps its own service
+//! clone and drives `ready` + `call`; responses are dropped as they arrive.
+
+// criterion's macros generate undocumented public items in this bench binary.
+#![allow(missing_docs)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response, Uri};
+use http_body_util::Full;
+use tower::limit::ConcurrencyLimitLayer;
+use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+use turbo_limit::{HostConcurrencyLimitLayer, PriorityQueueLayer};
+
+const CALLERS: u64 = 64;
+const HOSTS: usize = 64;
+
+fn mock() -> impl Service<
+    Request<()>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send,
+> + Clone
++ Send
++ 'static {
+    service_fn(|_request: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    })
+}
+
+fn uris() -> Vec<Uri> {
+    (0..HOSTS)
+        .map(|host| {
+            format!("http://host{host}.bench/items")
+                .parse()
+                .expect("uri")
+        })
+        .collect()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime")
+}
+
+/// Runs `iters` requests split over 64 callers; `make` gives each caller its
+/// service, `route` picks the service index and URI for request `n`.
+fn drive<S, E>(
+    rt: &tokio::runtime::Runtime,
+    iters: u64,
+    make: impl Fn() -> Vec<S>,
+    hosts: usize,
+) -> Duration
+where
+    S: Service<Request<()>, Error = E> + Send + 'static,
+    S::Future: Send,
+    S::Response: Send,
+    E: std::fmt::Debug + Send,
+{
+    let uris = uris();
+    let per_caller = iters.div_ceil(CALLERS);
+    rt.block_on(async {
+        let mut callers = Vec::new();
+        for caller in 0..CALLERS {
+            let mut services = make();
+            let uris = uris.clone();
+            callers.push(async move {
+                for n in 0..per_caller {
+                    let host = ((caller + n) as usize) % hosts;
+                    let index = host % services.len();
+                    let mut request = Request::new(());
+                    *request.uri_mut() = uris[host].clone();
+                    let service = services[index].ready().await.expect("ready");
+                    drop(service.call(request).await.expect("response"));
+                }
+            });
+        }
+        let start = Instant::now();
+        let handles: Vec<_> = callers.into_iter().map(|c| tokio::spawn(c)).collect();
+        for handle in handles {
+            handle.await.expect("caller");
+        }
+        start.elapsed()
+    })
+}
+
+fn host_limit(c: &mut Criterion) {
+    let rt = runtime();
+    let limit = 8;
+
+    let mut group = c.benchmark_group("host_limit_1host");
+    group.bench_function("ours", |b| {
+        let service = HostConcurrencyLimitLayer::builder()
+            .max_per_host(limit)
+            .build()
+            .layer(mock());
+        b.iter_custom(|iters| drive(&rt, iters, || vec![service.clone()], 1))
+    });
+    group.bench_function("tower_concurrency_limit", |b| {
+        let service = ConcurrencyLimitLayer::new(limit).layer(mock());
+        b.iter_custom(|iters| drive(&rt, iters, || vec![service.clone()], 1))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("host_limit_64hosts");
+    group.bench_function("ours", |b| {
+        let service = HostConcurrencyLimitLayer::builder()
+            .max_per_host(limit)
+            .build()
+            .layer(mock());
+        b.iter_custom(|iters| drive(&rt, iters, || vec![service.clone()], HOSTS))
+    });
+    group.bench_function("tower_concurrency_limit_x64", |b| {
+        let services: Vec<_> = (0..HOSTS)
+            .map(|_| ConcurrencyLimitLayer::new(limit).layer(mock()))
+            .collect();
+        b.iter_custom(|iters| drive(&rt, iters, || services.clone(), HOSTS))
+    });
+    group.finish();
+}
+
+fn priority_queue(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("priority_queue");
+    group.bench_function("ours", |b| {
+        let service = PriorityQueueLayer::builder()
+            .max_in_flight(16)
+            .max_queued(1024)
+            .build()
+            .layer(mock());
+        b.iter_custom(|iters| drive(&rt, iters, || vec![service.clone()], 1))
+    });
+    group.bench_function("tower_buffer_limit", |b| {
+        let service = rt.block_on(async {
+            ServiceBuilder::new()
+                .map_err(|e: BoxError| e)
+                .buffer(1024)
+                .concurrency_limit(16)
+                .service(mock())
+        });
+        b.iter_custom(|iters| drive(&rt, iters, || vec![service.clone()], 1))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, host_limit, priority_queue);
+criterion_main!(benches);

@@ -1,0 +1,252 @@
+//! The response future both layers share: wait for a permit inside the future (never
+//! in `poll_ready`), call the inner service, and hand the permit to the response body.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use http::{Request, Response};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tower::Service;
+use turbo_core::{BodyEnd, BodyGuard, EventKind, FieldValue, GuardedBody, RequestContext};
+
+use turbo_core::Priority;
+
+use crate::error::LimitError;
+use crate::semaphore::{Acquire, AcquireError, PriorityPermit, PrioritySemaphore, TryAcquireError};
+
+/// When a layer lets go of its permit or slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReleaseAt {
+    /// When the response body ends (finished, failed or dropped): the default,
+    /// because a download keeps the host (or the slot) busy until its last byte.
+    #[default]
+    BodyEnd,
+    /// As soon as the response headers arrive.
+    Headers,
+}
+
+/// What a layer holds for an admitted request, besides the permit itself.
+pub(crate) trait Admission {
+    /// The event recorded when the request has to wait.
+    const WAIT_EVENT: EventKind;
+    /// The event recorded when the request is let through.
+    const ADMIT_EVENT: EventKind;
+    /// Released with the permit.
+    type Hold: Send + 'static;
+}
+
+/// A permit plus what its layer keeps alive with it, held by a response body.
+pub struct Pass<H> {
+    _permit: PriorityPermit,
+    _hold: H,
+}
+
+impl<H> BodyGuard for Pass<H> {
+    fn finish(self, _end: BodyEnd) {
+        // Dropping releases the permit and whatever the layer held with it.
+    }
+}
+
+impl<H> std::fmt::Debug for Pass<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pass").finish_non_exhaustive()
+    }
+}
+
+/// A request waiting for its permit, boxed so that the common case (a permit is
+/// free at `call`) keeps the future small and allocation-free.
+struct Waiting<S, R, H> {
+    acquire: Acquire,
+    service: S,
+    request: R,
+    hold: H,
+    since: Instant,
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, R, H>
+    where
+        S: Service<R>,
+    {
+        Waiting {
+            waiting: Option<Box<Waiting<S, R, H>>>,
+        },
+        Calling {
+            #[pin]
+            future: S::Future,
+            pass: Option<(PriorityPermit, H)>,
+        },
+        Refused {
+            error: Option<LimitError<S::Error>>,
+        },
+        Done,
+    }
+}
+
+pin_project! {
+    /// The response future of the limit layers: waits for a permit (when none was
+    /// free at `call`), calls the inner service, and moves the permit into the
+    /// response body (or drops it at the headers, if the layer is configured so).
+    /// Dropping it at any point releases the permit or leaves the wait queue.
+    pub struct ResponseFuture<S, ReqBody, H>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, Request<ReqBody>, H>,
+        context: Option<RequestContext>,
+        release_at: ReleaseAt,
+        admit_event: EventKind,
+    }
+}
+
+impl<S, ReqBody, H> ResponseFuture<S, ReqBody, H>
+where
+    S: Service<Request<ReqBody>> + Clone,
+{
+    /// Admits `request` through `semaphore`: at once if a permit is free (calling
+    /// the ready `service` right here), or else in the returned future, which then
+    /// owns the ready service while `service` is left with a clone (tower's rule
+    /// for services that are cloned into futures).
+    pub(crate) fn admit<A: Admission<Hold = H>>(
+        semaphore: &PrioritySemaphore,
+        service: &mut S,
+        request: Request<ReqBody>,
+        hold: H,
+        release_at: ReleaseAt,
+    ) -> Self {
+        let context = RequestContext::of(&request).cloned();
+        let state = match semaphore.try_acquire() {
+            Ok(permit) => {
+                if let Some(ctx) = context.as_ref() {
+                    ctx.record(A::ADMIT_EVENT);
+                }
+                State::Calling {
+                    future: service.call(request),
+                    pass: Some((permit, hold)),
+                }
+            }
+            Err(TryAcquireError::Closed) => State::Refused {
+                error: Some(LimitError::Closed),
+            },
+            Err(TryAcquireError::NoPermits) => {
+                if let Some(ctx) = context.as_ref() {
+                    ctx.record(A::WAIT_EVENT);
+                }
+                let clone = service.clone();
+                let ready = std::mem::replace(service, clone);
+                State::Waiting {
+                    waiting: Some(Box::new(Waiting {
+                        acquire: semaphore.acquire(Priority::of(&request)),
+                        service: ready,
+                        request,
+                        hold,
+                        since: Instant::now(),
+                    })),
+                }
+            }
+        };
+        Self {
+            state,
+            context,
+            release_at,
+            admit_event: A::ADMIT_EVENT,
+        }
+    }
+}
+
+impl<S, ReqBody, H> ResponseFuture<S, ReqBody, H>
+where
+    S: Service<Request<ReqBody>>,
+{
+    pub(crate) fn refuse(error: LimitError<S::Error>) -> Self {
+        Self {
+            state: State::Refused { error: Some(error) },
+            context: None,
+            release_at: ReleaseAt::default(),
+            admit_event: EventKind::Admitted,
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody, H> Future for ResponseFuture<S, ReqBody, H>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+    H: Send + 'static,
+{
+    type Output = Result<Response<GuardedBody<ResBody, Option<Pass<H>>>>, LimitError<S::Error>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Waiting { waiting } => {
+                    let Some(parked) = waiting.as_mut() else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(LimitError::Closed));
+                    };
+                    let permit = match Pin::new(&mut parked.acquire).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(permit)) => permit,
+                        Poll::Ready(Err(error)) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(match error {
+                                AcquireError::Closed => LimitError::Closed,
+                                AcquireError::QueueFull => LimitError::QueueFull,
+                                AcquireError::Cancelled => LimitError::QueueStopped,
+                            }));
+                        }
+                    };
+                    let Some(parked) = waiting.take() else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(LimitError::Closed));
+                    };
+                    let Waiting {
+                        mut service,
+                        request,
+                        hold,
+                        since,
+                        ..
+                    } = *parked;
+                    if let Some(ctx) = this.context.as_ref() {
+                        ctx.record_with(
+                            *this.admit_event,
+                            &[("waited", FieldValue::Duration(since.elapsed()))],
+                        );
+                    }
+                    let future = service.call(request);
+                    this.state.set(State::Calling {
+                        future,
+                        pass: Some((permit, hold)),
+                    });
+                }
+                StateProj::Calling { future, pass } => {
+                    let result = ready!(future.poll(cx));
+                    let pass = pass.take();
+                    this.state.set(State::Done);
+                    // On an error the permit drops here, released at once.
+                    let response = result.map_err(LimitError::Inner)?;
+                    let guard = match (*this.release_at, pass) {
+                        (ReleaseAt::BodyEnd, Some((permit, hold))) => Some(Pass {
+                            _permit: permit,
+                            _hold: hold,
+                        }),
+                        _ => None,
+                    };
+                    return Poll::Ready(Ok(response.map(|body| GuardedBody::new(body, guard))));
+                }
+                StateProj::Refused { error } => {
+                    let error = error.take().unwrap_or(LimitError::Closed);
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(error));
+                }
+                StateProj::Done => return Poll::Ready(Err(LimitError::Closed)),
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The per-host concurrency limit: [`HostConcurrencyLimitLayer`].
+
+mod layer;
+mod registry;
+mod service;
+
+pub use layer::{HostConcurrencyLimitLayer, HostConcurrencyLimitLayerBuilder};
+pub use registry::{HostLimitStats, HostLimiter, HostStats, KeyFn};
+pub use service::{HostConcurrencyLimit, HostHold};

@@ -1,0 +1,105 @@
+//! [`HostConcurrencyLimit`]: the service [`HostConcurrencyLimitLayer`](crate::HostConcurrencyLimitLayer) makes.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use http_body::Body;
+use tower::Service;
+use turbo_core::{EventKind, GuardedBody, RequestContext};
+
+use crate::error::LimitError;
+use crate::gate::{Admission, Pass, ReleaseAt, ResponseFuture};
+use crate::host::registry::{EntryError, HostEntry, HostLimiter};
+
+/// Limits requests in flight per host; see
+/// [`HostConcurrencyLimitLayer`](crate::HostConcurrencyLimitLayer).
+#[derive(Clone, Debug)]
+pub struct HostConcurrencyLimit<S> {
+    inner: S,
+    limiter: HostLimiter,
+    release_at: ReleaseAt,
+}
+
+/// What a host-limited request holds besides its permit: its host's entry, so the
+/// entry cannot be evicted while the request is in any phase.
+pub struct HostHold {
+    _entry: Arc<HostEntry>,
+}
+
+impl std::fmt::Debug for HostHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostHold").finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct HostAdmission;
+
+impl Admission for HostAdmission {
+    const WAIT_EVENT: EventKind = EventKind::PermitWaitStarted;
+    const ADMIT_EVENT: EventKind = EventKind::PermitAcquired;
+    type Hold = HostHold;
+}
+
+impl<S> HostConcurrencyLimit<S> {
+    /// Wraps `inner`, limiting with `limiter`.
+    pub fn new(inner: S, limiter: HostLimiter, release_at: ReleaseAt) -> Self {
+        Self {
+            inner,
+            limiter,
+            release_at,
+        }
+    }
+
+    /// The shared limiter.
+    pub fn limiter(&self) -> &HostLimiter {
+        &self.limiter
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HostConcurrencyLimit<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Body,
+{
+    type Response = Response<GuardedBody<ResBody, Option<Pass<HostHold>>>>;
+    type Error = LimitError<S::Error>;
+    type Future = ResponseFuture<S, ReqBody, HostHold>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Only the inner service's readiness: the host is unknown until `call`.
+        self.inner.poll_ready(cx).map_err(LimitError::Inner)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let context = RequestContext::of(&request);
+        // The context layer already derived the default key; reuse it.
+        let key = match (
+            context.and_then(RequestContext::host),
+            self.limiter.has_key_fn(),
+        ) {
+            (Some(host), false) => Ok(host),
+            _ => self.limiter.key_for(request.uri()),
+        };
+        let key = match key {
+            Ok(key) => key,
+            Err(error) => return ResponseFuture::refuse(LimitError::InvalidHost(error)),
+        };
+        let entry = match self.limiter.entry(&key) {
+            Ok(entry) => entry,
+            Err(EntryError::Closed) => return ResponseFuture::refuse(LimitError::Closed),
+            Err(EntryError::TooManyHosts(limit)) => {
+                return ResponseFuture::refuse(LimitError::TooManyHosts { limit });
+            }
+        };
+        let semaphore = entry.semaphore.clone();
+        let hold = HostHold { _entry: entry };
+        ResponseFuture::admit::<HostAdmission>(
+            &semaphore,
+            &mut self.inner,
+            request,
+            hold,
+            self.release_at,
+        )
+    }
+}
