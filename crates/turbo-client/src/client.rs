@@ -1,0 +1,216 @@
+//! [`TurboClient`]: the stack, the entry points, stats and shutdown.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Once};
+
+use http::{Method, Request};
+use tower::{Service, ServiceExt};
+use turbo_core::{ContextPool, ContextPoolStats, ContextService};
+use turbo_limit::{
+    HostConcurrencyLimit, HostLimitStats, HostLimiter, PriorityQueue, QueueHandle, QueueStats,
+    StopMode,
+};
+use turbo_pool::{BytePool, BytePoolStats};
+
+use crate::builder::TurboClientBuilder;
+use crate::error::Error;
+use crate::request::RequestBuilder;
+use crate::response::Response;
+use crate::timeout::Deadline;
+use crate::transport::{HttpTransport, RequestBody, Transport};
+
+/// The composed stack, outermost first: context, per-host limit, priority queue,
+/// deadline, then the user's layers and the transport (both inside `T`).
+pub(crate) type Stack<T> = ContextService<HostConcurrencyLimit<PriorityQueue<Deadline<T>>>>;
+
+/// A shutdown step, run once.
+pub(crate) type ShutdownHook = Box<dyn FnOnce() + Send>;
+
+/// An HTTP client built from the turbo layers: every request gets a pooled context
+/// and a timeline, waits for its host (at most N in flight per host) and then for a
+/// global slot (at most M in flight overall), both by priority, runs under a
+/// deadline, and holds its permits until its response body ends.
+///
+/// Cloning is cheap; clones share everything. After [`shutdown`](Self::shutdown),
+/// every entry point (each verb, [`send`](Self::send), the builders) fails with
+/// [`ErrorKind::ClientClosed`](crate::ErrorKind::ClientClosed). Dropping the client
+/// at any time is safe: requests in flight keep what they hold until they end.
+pub struct TurboClient<T: Transport = HttpTransport> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Transport> Clone for TurboClient<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+pub(crate) struct Shared<T: Transport> {
+    pub(crate) stack: Stack<T>,
+    pub(crate) contexts: ContextPool,
+    pub(crate) limiter: HostLimiter,
+    pub(crate) queue: QueueHandle,
+    pub(crate) buffers: BytePool,
+    pub(crate) closed: AtomicBool,
+    pub(crate) hooks: Mutex<Vec<ShutdownHook>>,
+    pub(crate) hooks_ran: Once,
+}
+
+/// A snapshot of everything a client holds.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// Pooled contexts (`leased` is the number of requests in flight).
+    pub contexts: ContextPoolStats,
+    /// Per-host permits, waiters and evictions.
+    pub hosts: HostLimitStats,
+    /// The global queue.
+    pub queue: QueueStats,
+    /// Pooled body buffers.
+    pub buffers: BytePoolStats,
+    /// Whether the client is shut down.
+    pub closed: bool,
+}
+
+impl ClientStats {
+    /// Whether nothing is held: no context leased, no permit or slot held, nobody
+    /// waiting. True whenever no request is in flight; tests use it to prove that
+    /// every path released everything.
+    pub fn is_quiescent(&self) -> bool {
+        self.contexts.leased == 0
+            && self.hosts.in_flight() == 0
+            && self.hosts.waiting() == 0
+            && self.queue.in_flight == 0
+            && self.queue.total_depth() == 0
+    }
+}
+
+impl TurboClient<HttpTransport> {
+    /// A client over hyper-util with the defaults (6 per host, 64 in flight, 1,024
+    /// queued, no timeout).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Tls`](crate::ErrorKind::Tls) if the TLS configuration cannot be
+    /// built.
+    pub fn new() -> Result<Self, Error> {
+        Self::builder().build()
+    }
+
+    /// Starts configuring a client over hyper-util.
+    pub fn builder() -> TurboClientBuilder<HttpTransport> {
+        TurboClientBuilder::new(HttpTransport::new())
+    }
+}
+
+impl<T: Transport> TurboClient<T> {
+    pub(crate) fn from_shared(shared: Shared<T>) -> Self {
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(&self, url: &str) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::GET, url)
+    }
+
+    /// A `POST` request.
+    pub fn post(&self, url: &str) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::POST, url)
+    }
+
+    /// A `PUT` request.
+    pub fn put(&self, url: &str) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::PUT, url)
+    }
+
+    /// A `PATCH` request.
+    pub fn patch(&self, url: &str) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::PATCH, url)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(&self, url: &str) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::DELETE, url)
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, method, url)
+    }
+
+    /// Sends a prepared request through the stack. Its [`Priority`](turbo_core::Priority)
+    /// and [`RequestTimeout`](crate::RequestTimeout) extensions are honoured.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] with the stage that failed; `ClientClosed` after shutdown.
+    pub async fn send(
+        &self,
+        request: Request<RequestBody>,
+    ) -> Result<Response<T::ResponseBody>, Error> {
+        if self.is_closed() {
+            return Err(Error::closed());
+        }
+        let mut stack = self.shared.stack.clone();
+        let ready = stack.ready().await.map_err(|e| Error::from(e.flatten()))?;
+        let response = ready
+            .call(request)
+            .await
+            .map_err(|e| Error::from(e.flatten()))?;
+        Ok(Response::new(response, self.shared.buffers.clone()))
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) has been called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst)
+    }
+
+    /// A snapshot of contexts, hosts, queue and buffers.
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            contexts: self.shared.contexts.stats(),
+            hosts: self.shared.limiter.stats(),
+            queue: self.shared.queue.stats(),
+            buffers: self.shared.buffers.stats(),
+            closed: self.is_closed(),
+        }
+    }
+
+    /// Shuts the client down: from now on every entry point fails with
+    /// `ClientClosed`. With [`StopMode::Drain`], requests already waiting for a host
+    /// or a slot still run; with [`StopMode::CancelPending`] they fail with
+    /// `QueueStopped`. Requests in flight finish either way. Completes when nothing
+    /// is in flight, then shuts the transport down (runs the shutdown hooks)
+    /// exactly once. Idempotent; concurrent calls all wait for the same end, and a
+    /// later `CancelPending` escalates an earlier `Drain`.
+    pub async fn shutdown(&self, mode: StopMode) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        let hosts = self.shared.limiter.shutdown(mode);
+        let queue = self.shared.queue.stop(mode);
+        hosts.await;
+        queue.await;
+        self.shared.hooks_ran.call_once(|| {
+            let hooks = match self.shared.hooks.lock() {
+                Ok(mut hooks) => std::mem::take(&mut *hooks),
+                Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+            };
+            for hook in hooks {
+                hook();
+            }
+        });
+    }
+}
+
+impl<T: Transport> fmt::Debug for TurboClient<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TurboClient")
+            .field("closed", &self.is_closed())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

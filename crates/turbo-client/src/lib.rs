@@ -1,0 +1,56 @@
+//! [`TurboClient`]: the turbo layers composed over hyper.
+//!
+//! Layer order, outermost first: a pooled request context with a timeline
+//! ([`turbo_core::ContextLayer`]), the per-host limit and then the global priority
+//! queue ([`turbo_limit`]), a deadline, your own layers, and the transport (hyper-util
+//! with HTTP/1.1 and HTTP/2 and rustls, or a [`MockTransport`](transport::MockTransport)).
+//! The host limit sits outside the queue, so a request waiting for a slow host holds
+//! no global slot: one slow host cannot block the others. Both gates serve waiters by
+//! [`Priority`]. Permits, slots and contexts are held until the response body ends
+//! and released on every path.
+//!
+//! # Examples
+//!
+//! ```
+//! use bytes::Bytes;
+//! use turbo_client::{Priority, StopMode, TurboClient};
+//! use turbo_client::transport::MockTransport;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+//! let client = TurboClient::builder()
+//!     .transport(MockTransport::ok(Bytes::from_static(b"{\"ok\":true}")))
+//!     .build()?;
+//! let response = client
+//!     .get("http://api.example.com/items")
+//!     .priority(Priority::High)
+//!     .send()
+//!     .await?;
+//! assert_eq!(response.status(), 200);
+//! let timeline = response.timeline().cloned().expect("every response has one");
+//! assert_eq!(&response.bytes().await?[..], b"{\"ok\":true}");
+//! println!("{}", timeline.finished().expect("body read").timeline);
+//!
+//! client.shutdown(StopMode::Drain).await;
+//! let refused = client.get("http://api.example.com/items").send().await;
+//! assert!(refused.unwrap_err().is_closed());
+//! # Ok::<(), turbo_client::Error>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod builder;
+mod client;
+mod error;
+mod request;
+mod response;
+mod timeout;
+pub mod transport;
+
+pub use builder::TurboClientBuilder;
+pub use client::{ClientStats, TurboClient};
+pub use error::{BoxError, Error, ErrorKind};
+pub use request::RequestBuilder;
+pub use response::{Response, ResponseBody};
+pub use timeout::{Elapsed, RequestTimeout};
+pub use turbo_core::{Priority, TimelineSnapshot};
+pub use turbo_limit::{ReleaseAt, StopMode};

@@ -1,0 +1,125 @@
+//! [`RequestBuilder`]: `client.get(url).priority(..).header(..).send()`.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Request};
+use turbo_core::Priority;
+
+use crate::client::TurboClient;
+use crate::error::{Error, ErrorKind};
+use crate::response::Response;
+use crate::timeout::RequestTimeout;
+use crate::transport::{RequestBody, Transport};
+
+/// Builds one request; [`send`](Self::send) runs it through the client's stack.
+/// Errors in the URL or headers are reported by `send`, as `InvalidRequest`.
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder<'a, T: Transport> {
+    client: &'a TurboClient<T>,
+    request: Result<Request<RequestBody>, Error>,
+}
+
+impl<'a, T: Transport> RequestBuilder<'a, T> {
+    pub(crate) fn new(client: &'a TurboClient<T>, method: Method, url: &str) -> Self {
+        let request = if client.is_closed() {
+            Err(Error::closed())
+        } else {
+            Request::builder()
+                .method(method)
+                .uri(url)
+                .body(RequestBody::default())
+                .map_err(|e| {
+                    Error::new(ErrorKind::InvalidRequest, format!("invalid URL `{url}`"))
+                        .with_source(e)
+                })
+        };
+        Self { client, request }
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut Request<RequestBody>) -> Result<(), Error>) -> Self {
+        if let Ok(request) = &mut self.request
+            && let Err(error) = f(request)
+        {
+            self.request = Err(error);
+        }
+        self
+    }
+
+    /// The request's priority (default `Normal`).
+    pub fn priority(self, priority: Priority) -> Self {
+        self.edit(|request| {
+            request.extensions_mut().insert(priority);
+            Ok(())
+        })
+    }
+
+    /// Adds a header.
+    pub fn header<K, V>(self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        K::Error: Into<http::Error>,
+        V: TryInto<HeaderValue>,
+        V::Error: Into<http::Error>,
+    {
+        self.edit(|request| {
+            let name = name.try_into().map_err(|e| invalid_header(e.into()))?;
+            let value = value.try_into().map_err(|e| invalid_header(e.into()))?;
+            request.headers_mut().append(name, value);
+            Ok(())
+        })
+    }
+
+    /// The request body.
+    pub fn body(self, body: impl Into<Bytes>) -> Self {
+        self.edit(|request| {
+            *request.body_mut() = RequestBody::new(body.into());
+            Ok(())
+        })
+    }
+
+    /// A deadline for this request (transport call and response body), instead of
+    /// the client's default. Time spent waiting for a host or a queue slot does not
+    /// count.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.edit(|request| {
+            request.extensions_mut().insert(RequestTimeout(timeout));
+            Ok(())
+        })
+    }
+
+    /// The request as built so far.
+    ///
+    /// # Errors
+    ///
+    /// The first error met while building it.
+    pub fn build(self) -> Result<Request<RequestBody>, Error> {
+        self.request
+    }
+
+    /// Sends the request.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] with the stage that failed; `ClientClosed` after shutdown.
+    pub async fn send(self) -> Result<Response<T::ResponseBody>, Error> {
+        self.client.send(self.request?).await
+    }
+}
+
+fn invalid_header(error: http::Error) -> Error {
+    Error::new(ErrorKind::InvalidRequest, "invalid header").with_source(error)
+}
+
+impl<T: Transport> fmt::Debug for RequestBuilder<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field(
+                "request",
+                &self.request.as_ref().map(|r| (r.method(), r.uri())),
+            )
+            .finish()
+    }
+}

@@ -1,0 +1,192 @@
+//! [`Response`]: status, headers, a streaming body and the request's timeline.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, Version};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use pin_project_lite::pin_project;
+use turbo_core::{ContextLease, GuardedBody, TimelineSnapshot};
+use turbo_limit::{HostHold, Pass};
+use turbo_pool::BytePool;
+
+use crate::error::{BoxError, Error};
+use crate::timeout::DeadlineBody;
+
+/// The body as the stack hands it over: the transport's body inside the deadline,
+/// the queue slot, the host permit and the context lease, released in that order
+/// when the body ends.
+type StackBody<B> = GuardedBody<
+    GuardedBody<GuardedBody<DeadlineBody<B>, Option<Pass<()>>>, Option<Pass<HostHold>>>,
+    ContextLease,
+>;
+
+/// The largest buffer [`Response::bytes`] rents up front from a size hint; bodies
+/// that turn out larger grow it.
+const MAX_UP_FRONT: u64 = 8 * 1024 * 1024;
+
+pin_project! {
+    /// A response body: frames stream as they arrive; the request's host permit and
+    /// queue slot are held until it ends or is dropped. Errors are [`Error`]s of kind
+    /// `Body` (or `Timeout` past the deadline).
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: StackBody<B>,
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        self.project()
+            .inner
+            .poll_frame(cx)
+            .map(|frame| frame.map(|frame| frame.map_err(Error::from_body)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody").finish_non_exhaustive()
+    }
+}
+
+/// A response from [`TurboClient`](crate::TurboClient).
+pub struct Response<B> {
+    head: http::response::Parts,
+    body: ResponseBody<B>,
+    buffers: BytePool,
+}
+
+impl<B> Response<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    pub(crate) fn new(response: http::Response<StackBody<B>>, buffers: BytePool) -> Self {
+        let (head, inner) = response.into_parts();
+        Self {
+            head,
+            body: ResponseBody { inner },
+            buffers,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.head.status
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.head.headers
+    }
+
+    /// The HTTP version the server answered with.
+    pub fn version(&self) -> Version {
+        self.head.version
+    }
+
+    /// The request's timeline: complete once the body has ended (read, failed or
+    /// dropped). Clone it to read it after consuming the response.
+    pub fn timeline(&self) -> Option<&TimelineSnapshot> {
+        self.head.extensions.get::<TimelineSnapshot>()
+    }
+
+    /// Turns a 4xx or 5xx status into an [`ErrorKind::Status`](crate::ErrorKind::Status) error.
+    ///
+    /// # Errors
+    ///
+    /// The status error; the response (and its permits) is dropped.
+    pub fn error_for_status(self) -> Result<Self, Error> {
+        let status = self.status();
+        if status.is_client_error() || status.is_server_error() {
+            Err(Error::status(status))
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// The next chunk of the body, or `None` at its end. Trailers are skipped.
+    ///
+    /// # Errors
+    ///
+    /// A `Body` or `Timeout` error.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        while let Some(frame) = self.body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                return Ok(Some(data));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The whole body in memory. A body that arrives in one frame is returned as
+    /// is; a longer one is gathered in a pooled buffer (returned to the pool when
+    /// the last clone of the `Bytes` drops).
+    ///
+    /// # Errors
+    ///
+    /// A `Body` or `Timeout` error.
+    pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        let Some(first) = self.chunk().await? else {
+            return Ok(Bytes::new());
+        };
+        let Some(second) = self.chunk().await? else {
+            return Ok(first);
+        };
+        let hint = self.body.size_hint();
+        let expected = hint.exact().unwrap_or(hint.lower()).min(MAX_UP_FRONT) as usize;
+        let capacity = expected.max(first.len() + second.len()).max(1);
+        let mut buffer = self
+            .buffers
+            .rent(capacity)
+            .map_err(|e| Error::new(crate::ErrorKind::Io, "cannot rent a buffer").with_source(e))?;
+        buffer.extend_from_slice(&first);
+        buffer.extend_from_slice(&second);
+        while let Some(chunk) = self.chunk().await? {
+            buffer.extend_from_slice(&chunk);
+        }
+        Ok(buffer.freeze())
+    }
+
+    /// The body, to stream it yourself.
+    pub fn into_body(self) -> ResponseBody<B> {
+        self.body
+    }
+
+    /// The head and the body, as an `http::Response`.
+    pub fn into_http(self) -> http::Response<ResponseBody<B>> {
+        http::Response::from_parts(self.head, self.body)
+    }
+}
+
+impl<B> fmt::Debug for Response<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.head.status)
+            .field("version", &self.head.version)
+            .field("headers", &self.head.headers)
+            .finish_non_exhaustive()
+    }
+}
