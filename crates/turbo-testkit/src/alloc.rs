@@ -76,7 +76,8 @@ impl CountingAllocator {
 
     fn on_alloc(&self, size: usize) {
         self.allocations.fetch_add(1, Ordering::Relaxed);
-        self.allocated_bytes.fetch_add(size as u64, Ordering::Relaxed);
+        self.allocated_bytes
+            .fetch_add(size as u64, Ordering::Relaxed);
         let live = self.live_bytes.fetch_add(size, Ordering::Relaxed) + size;
         self.peak_live_bytes.fetch_max(live, Ordering::Relaxed);
     }
