@@ -280,12 +280,15 @@ fn the_concurrency_bound_gives_busy_without_using_the_window() {
 
 #[test]
 fn a_reload_changes_what_plays_and_a_bad_one_changes_nothing() {
-    let setup = Setup::new(&sh("echo \"$0\" >> played"), "a = 'a.wav'");
+    let setup = Setup::new(&sh("echo \"$0\" >> \"$0.count\""), "a = 'a.wav'");
     std::fs::write(setup.path("b.wav"), b"").unwrap();
     let player = setup.player();
     assert_eq!(player.play("a").unwrap().path, Some(setup.path("a.wav")));
 
-    setup.write_config(&sh("echo \"$0\" >> played"), "a = 'b.wav'\nthrottle_ms = 0");
+    setup.write_config(
+        &sh("echo \"$0\" >> \"$0.count\""),
+        "a = 'b.wav'\nthrottle_ms = 0",
+    );
     assert!(
         player.config().reload().is_err(),
         "throttle_ms is not a sound"
@@ -293,7 +296,7 @@ fn a_reload_changes_what_plays_and_a_bad_one_changes_nothing() {
     assert_eq!(player.play("a").unwrap().path, Some(setup.path("a.wav")));
 
     setup.write_config(
-        &sh("echo \"$0\" >> played"),
+        &sh("echo \"$0\" >> \"$0.count\""),
         "a = { file = 'b.wav', throttle_ms = 0 }",
     );
     player.config().reload().unwrap();
@@ -318,6 +321,9 @@ impl StateFs for ReadOnly {
     }
     fn write(&self, _path: &Path, _contents: &[u8]) -> io::Result<()> {
         Err(io::Error::from(io::ErrorKind::PermissionDenied))
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        OsFs.remove(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         OsFs.rename(from, to)

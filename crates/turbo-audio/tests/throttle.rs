@@ -348,6 +348,10 @@ impl StateFs for FailOn {
         self.gate(FsOp::WriteState)?;
         OsFs.write(path, contents)
     }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.gate(FsOp::RemoveState)?;
+        OsFs.remove(path)
+    }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.gate(FsOp::RenameState)?;
         OsFs.rename(from, to)
@@ -394,9 +398,20 @@ fn unwritable_directory_fails_each_step_with_a_typed_error() {
             other => panic!("{op:?}: expected an I/O error, got {other}"),
         }
         assert!(error.to_string().contains("permission denied"), "{error}");
-        // Nothing was recorded, and the lock was released on the error path.
-        assert_eq!(std::fs::read(good.state_path()).unwrap(), before, "{op:?}");
+        if op == FsOp::RenameState {
+            // The previous state was already removed (see the protocol): the
+            // next check finds none and says so.
+            assert!(!good.state_path().exists());
+            assert_eq!(
+                good.check("seeded", WINDOW).unwrap().state,
+                StateReport::Missing
+            );
+        } else {
+            // Nothing was recorded.
+            assert_eq!(std::fs::read(good.state_path()).unwrap(), before, "{op:?}");
+        }
     }
+    // The lock was released on every error path.
     assert!(good.check("a", WINDOW).unwrap().allowed());
 }
 

@@ -213,7 +213,9 @@ pub enum FsOp {
     ReadState,
     /// Writing the temporary state file.
     WriteState,
-    /// Renaming the temporary file over the state file.
+    /// Removing the previous state file before the rename.
+    RemoveState,
+    /// Renaming the temporary file to the state file.
     RenameState,
 }
 
@@ -225,6 +227,7 @@ impl fmt::Display for FsOp {
             Self::Lock => "lock the lock file",
             Self::ReadState => "read the state file",
             Self::WriteState => "write the new state file",
+            Self::RemoveState => "remove the previous state file",
             Self::RenameState => "rename the new state file into place",
         })
     }

@@ -49,7 +49,14 @@ pub trait StateFs: Send + Sync + fmt::Debug {
     /// Any I/O error.
     fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()>;
 
-    /// Renames `from` over `to`, replacing `to` atomically.
+    /// Removes the file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; [`io::ErrorKind::NotFound`] if there is no such file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+
+    /// Renames `from` to `to` in one step.
     ///
     /// # Errors
     ///
@@ -81,6 +88,10 @@ impl StateFs for OsFs {
 
     fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
         fs::write(path, contents)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

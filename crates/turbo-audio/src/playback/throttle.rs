@@ -11,18 +11,45 @@
 //! 2. read `<dir>/throttle.json` (missing or corrupt counts as empty and is
 //!    reported);
 //! 3. decide: throttled if the key played less than `window` ago;
-//! 4. if allowed, write the new state to `<dir>/throttle.json.tmp` and rename it
-//!    over `throttle.json`;
+//! 4. if allowed, write the new state to `<dir>/throttle.json.tmp`, remove
+//!    `throttle.json` and rename the temporary file to `throttle.json`;
 //! 5. close the handle, which releases the lock.
 //!
-//! The state file itself is never locked: the rename gives it a new inode, so a
-//! lock on it would protect an old file that nobody reads any more. The rename
-//! (rather than rewriting in place) means a process killed half-way through a
-//! write leaves the previous state intact, never a truncated file.
+//! Every read and write of the state happens under the lock, so no check ever
+//! sees another's half-done step. The state file itself is never locked: the
+//! rename gives it a new inode, so a lock on it would protect an old file that
+//! nobody reads any more. Writing a temporary file and renaming it (rather than
+//! rewriting in place) means a process killed while writing leaves the previous
+//! state intact, never a truncated file.
 //!
-//! There is no `fsync`: after a power cut the last write may be lost, which lets
-//! at most one extra sound through, while an `fsync` costs milliseconds (more than
-//! the whole per-check budget) on most disks.
+//! The previous state file is removed just before the rename instead of being
+//! renamed over. On ext4 (the common Linux disk file system), renaming over an
+//! existing file, like truncating and rewriting one, triggers its
+//! `auto_da_alloc` safeguard: the new file's blocks are allocated and written
+//! back at once, an implicit partial flush that measured here at 0.1 to 0.3 ms
+//! per check with tails of 5 to 100 ms when the disk is busy; removing first
+//! avoids it (p99 0.2 ms). The price is a window of two system calls in which
+//! a process killed between them leaves no state file, which the next check
+//! counts as empty: at most one extra sound per key, the same as a lost write.
+//!
+//! There is no `fsync` for the same reason: after a power cut the last write
+//! may be lost, which lets at most one extra sound through, while an `fsync`
+//! costs milliseconds (more than the whole per-check budget) on most disks.
+//! [`Throttle::default_dir`] prefers `$XDG_RUNTIME_DIR`, a tmpfs on most Linux
+//! systems, where a check costs tens of microseconds.
+//!
+//! # Waiting for the lock
+//!
+//! A check first tries the lock without blocking. While it is taken, the check
+//! yields the processor between attempts for up to 2 ms (a critical section
+//! takes tens of microseconds, and yielding lets a descheduled holder run),
+//! then sleeps with a backoff from 50 us to 500 us until the lock timeout.
+//! Sleeping from the start lets the process that just released the lock take it
+//! again and again while the others sleep: with 8 processes contending on a
+//! busy 2-core machine, pure sleeping measured a p99 of 6 to 12 ms, a 0.5 ms
+//! yield phase 0.5 to 8 ms, and the 2 ms yield phase 1.3 to 1.8 ms. The yield
+//! phase costs processor time only while the lock is contended, at most 2 ms
+//! per check.
 //!
 //! # Threads in one process
 //!
@@ -62,8 +89,10 @@ const STATE_VERSION: u32 = 1;
 /// Entries older than this are dropped when the state is written, which keeps the
 /// file small; it is also the longest window a configuration accepts.
 const RETENTION: Duration = MAX_THROTTLE;
-/// First and longest sleep between two lock attempts.
-const FIRST_PAUSE: Duration = Duration::from_micros(20);
+/// How long a waiting check yields between lock attempts before it sleeps.
+const YIELD_PHASE: Duration = Duration::from_millis(2);
+/// First and longest sleep between two lock attempts after the yield phase.
+const FIRST_PAUSE: Duration = Duration::from_micros(50);
 const LONGEST_PAUSE: Duration = Duration::from_micros(500);
 
 /// What the throttle decided for one key.
@@ -225,11 +254,16 @@ impl Throttle {
         }
     }
 
-    /// The per-user default state directory: `$XDG_STATE_HOME/turbo`, else
-    /// `$HOME/.local/state/turbo`, else `turbo-state` in the temp directory.
+    /// The per-user default state directory: `$XDG_RUNTIME_DIR/turbo` (a
+    /// per-user tmpfs on most Linux desktops: the state is only worth a window
+    /// of seconds, need not survive a reboot, and a check there costs tens of
+    /// microseconds instead of hundreds on a disk), else `$XDG_STATE_HOME/turbo`,
+    /// else `$HOME/.local/state/turbo`, else `turbo-state` in the temp directory.
     pub fn default_dir() -> PathBuf {
         let non_empty = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
-        if let Some(state) = non_empty("XDG_STATE_HOME") {
+        if let Some(runtime) = non_empty("XDG_RUNTIME_DIR") {
+            PathBuf::from(runtime).join("turbo")
+        } else if let Some(state) = non_empty("XDG_STATE_HOME") {
             PathBuf::from(state).join("turbo")
         } else if let Some(home) = non_empty("HOME") {
             PathBuf::from(home)
@@ -328,7 +362,8 @@ impl Throttle {
     }
 
     /// Takes the exclusive lock, polling until the lock timeout (counted from
-    /// `started`). Returns how long it waited.
+    /// `started`): yielding at first, then sleeping (see the module docs).
+    /// Returns how long it waited.
     fn acquire(&self, lock: &File, started: Instant) -> Result<Duration, ThrottleError> {
         let inner = &*self.inner;
         let asked = Instant::now();
@@ -349,8 +384,12 @@ impl Throttle {
                     waited: now - asked,
                 });
             }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(LONGEST_PAUSE);
+            if now - asked < YIELD_PHASE {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(LONGEST_PAUSE);
+            }
         }
     }
 
@@ -392,6 +431,12 @@ impl Throttle {
             .fs
             .write(&inner.temp_path, &bytes)
             .map_err(|source| io_error(FsOp::WriteState, &inner.temp_path, source))?;
+        // Remove, then rename: see the module docs (ext4's auto_da_alloc).
+        match inner.fs.remove(&inner.state_path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(io_error(FsOp::RemoveState, &inner.state_path, source)),
+        }
         inner
             .fs
             .rename(&inner.temp_path, &inner.state_path)
