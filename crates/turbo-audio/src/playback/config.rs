@@ -312,7 +312,8 @@ impl SoundConfigHandle {
     /// [`ReloadError::NoSource`] if the configuration has no file,
     /// [`ReloadError::Config`] if the file cannot be read or is invalid.
     pub fn reload(&self) -> Result<Arc<SoundConfig>, ReloadError> {
-        let current = self.current.load();
+        // An owned Arc, not a guard: the file is read while it is held.
+        let current = self.current.load_full();
         let Some(path) = current.source() else {
             return Err(ReloadError::NoSource);
         };
