@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::config::{Sound, SoundConfig, SoundConfigHandle};
+use super::config::{MAX_TIMEOUT, Sound, SoundConfig, SoundConfigHandle};
 use super::error::PlayError;
 use super::key::normalize_key;
 use super::outcome::{Outcome, Status, Timings};
@@ -284,7 +284,8 @@ enum Waited {
 /// On every path, including errors, the child has been waited for (or a wait
 /// was attempted), so no zombie is left behind.
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> io::Result<Waited> {
-    let deadline = Instant::now() + timeout;
+    // Config values are at most MAX_TIMEOUT; the cap keeps the sum in range.
+    let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
     let mut pause = FIRST_POLL;
     loop {
         match child.try_wait() {

@@ -86,6 +86,8 @@ pub const TEMP_FILE: &str = "throttle.json.tmp";
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_millis(250);
 
 const STATE_VERSION: u32 = 1;
+/// The longest lock timeout; keeps deadline arithmetic far from overflow.
+const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Entries older than this are dropped when the state is written, which keeps the
 /// file small; it is also the longest window a configuration accepts.
 const RETENTION: Duration = MAX_THROTTLE;
@@ -204,9 +206,10 @@ pub struct ThrottleBuilder {
 
 impl ThrottleBuilder {
     /// How long a check waits for another holder of the lock before it fails
-    /// with [`ThrottleError::LockTimeout`] (default 250 ms).
+    /// with [`ThrottleError::LockTimeout`] (default 250 ms; at most an hour,
+    /// longer values are treated as an hour).
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
-        self.lock_timeout = timeout;
+        self.lock_timeout = timeout.min(MAX_LOCK_TIMEOUT);
         self
     }
 
@@ -506,6 +509,16 @@ mod tests {
         assert!(check.allowed());
         assert_eq!(check.state, StateReport::Skipped);
         assert!(!state_dir.exists());
+    }
+
+    #[test]
+    fn huge_lock_timeouts_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let throttle = Throttle::builder(dir.path())
+            .lock_timeout(Duration::MAX)
+            .build();
+        assert_eq!(throttle.lock_timeout(), MAX_LOCK_TIMEOUT);
+        assert!(throttle.check("a", WINDOW).unwrap().allowed());
     }
 
     #[test]
