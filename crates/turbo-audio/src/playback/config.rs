@@ -352,7 +352,7 @@ fn parse_document(text: &str, file: &str, path: Option<&Path>) -> Result<SoundCo
         problems: Vec::new(),
     };
     let config = match DeTable::parse(text) {
-        Ok(table) => checker.top(table.get_ref(), path),
+        Ok(table) => Some(checker.top(table.get_ref(), path)),
         Err(error) => {
             let offset = error.span().map_or(0, |span| span.start);
             checker.problem(
@@ -394,7 +394,7 @@ struct Checker<'t> {
 }
 
 impl Checker<'_> {
-    fn top(&mut self, table: &DeTable<'_>, path: Option<&Path>) -> Option<SoundConfig> {
+    fn top(&mut self, table: &DeTable<'_>, path: Option<&Path>) -> SoundConfig {
         let mut config = SoundConfig {
             source: path.map(Path::to_path_buf),
             ..SoundConfig::default()
@@ -449,7 +449,7 @@ impl Checker<'_> {
             };
             config.sounds.insert(sound.key.clone(), sound);
         }
-        Some(config)
+        config
     }
 
     /// The `[sounds]` table: each entry a file name or a table of settings.
@@ -457,9 +457,12 @@ impl Checker<'_> {
         let Some(table) = self.table("sounds", value) else {
             return Vec::new();
         };
+        // In document order, so a duplicate is reported at its later spelling.
+        let mut entries: Vec<_> = table.iter().collect();
+        entries.sort_by_key(|(name, _)| name.span().start);
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         let mut sounds = Vec::new();
-        for (name, value) in table.iter() {
+        for (name, value) in entries {
             let written = name.get_ref().as_ref();
             let path = format!("sounds.{}", quote_key(written));
             let line = self.position(name.span().start).0;
@@ -486,16 +489,6 @@ impl Checker<'_> {
             seen.insert(key.clone(), line);
             if let Some(raw) = self.sound(&path, key, line, value) {
                 sounds.push(raw);
-            }
-        }
-        // A duplicate is reported at whichever spelling the sorted table visits
-        // second; report it at the later line, naming the earlier one.
-        for problem in &mut self.problems {
-            if let ProblemKind::DuplicateKey { first_line, .. } = &mut problem.kind
-                && *first_line > problem.line
-            {
-                std::mem::swap(first_line, &mut problem.line);
-                problem.column = 1;
             }
         }
         sounds
@@ -868,9 +861,9 @@ mod tests {
 
     #[test]
     fn duplicate_spellings_are_refused_at_the_later_line() {
-        let found = problems("[sounds]\nstop = \"a.wav\"\nS-T-O-P = \"b.wav\"\n");
+        let found = problems("[sounds]\nstop = \"a.wav\"\n  S-T-O-P = \"b.wav\"\n");
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].line, 3);
+        assert_eq!((found[0].line, found[0].column), (3, 3));
         assert_eq!(
             found[0].kind,
             ProblemKind::DuplicateKey {

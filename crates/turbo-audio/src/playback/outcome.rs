@@ -103,10 +103,14 @@ pub struct Timings {
 ///
 /// ```json
 /// {"key":"pretooluse","status":"throttled","retry_after_ms":1650,
-///  "path":"/home/me/sounds/pre.wav","command":null,"pid":null,
-///  "state":{"kind":"ok"},
-///  "timings":{"total_us":142,"throttle_us":118,"lock_wait_us":3,"playback_us":null}}
+///  "path":"/home/me/sounds/pre.wav",
+///  "command":["/usr/bin/paplay","--volume=32768","/home/me/sounds/pre.wav"],
+///  "pid":null,"state":{"kind":"ok"},
+///  "timings":{"total_us":143,"throttle_us":118,"lock_wait_us":3,"playback_us":null}}
 /// ```
+///
+/// The status's own fields (`retry_after_ms`, `limit`, `exit_code`, `signal`,
+/// `timeout_ms`) sit beside `status`; see the playback guide for every variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     /// The normalized key.
