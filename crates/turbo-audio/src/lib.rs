@@ -1,0 +1,25 @@
+//! Audio for turbo.
+//!
+//! - [`playback`]: notification sounds for hooks and tools, with a reloadable
+//!   config, a throttle that lets exactly one process play a sound per window,
+//!   and an external player run with a timeout.
+//!
+//! # Examples
+//!
+//! ```
+//! use turbo_audio::playback::{Player, SoundConfig, Status, Throttle};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let sound = dir.path().join("stop.wav");
+//! std::fs::write(&sound, b"")?;
+//! let config = SoundConfig::parse(&format!(
+//!     "player = \"true\"\n[sounds]\nstop = '{}'\n",
+//!     sound.display()
+//! ))?;
+//! let player = Player::new(config, Throttle::new(dir.path().join("state")));
+//! assert_eq!(player.play("Stop")?.status, Status::Played);
+//! assert!(matches!(player.play("stop")?.status, Status::Throttled { .. }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod playback;

@@ -1,0 +1,73 @@
+//! Notification sounds for hooks and tools: a reloadable [`SoundConfig`], a
+//! [`Throttle`] that lets exactly one process play a key per window, and a
+//! [`Player`] that runs an external player with a timeout and reports an
+//! [`Outcome`].
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use turbo_audio::playback::{Player, SoundConfig, SoundConfigHandle, Status, Throttle};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let sound = dir.path().join("attention.wav");
+//! std::fs::write(&sound, b"")?;
+//!
+//! // `true` stands in for a real player such as paplay.
+//! let config = SoundConfig::parse(&format!(
+//!     "player = \"true\"\nthrottle_ms = 2000\n[sounds]\nNeeds-Attention = '{}'\n",
+//!     sound.display()
+//! ))?;
+//! let config = SoundConfigHandle::new(config);
+//!
+//! // Every process that uses this state directory shares the throttle.
+//! let throttle = Throttle::builder(dir.path().join("state"))
+//!     .lock_timeout(Duration::from_millis(500))
+//!     .build();
+//! let player = Player::new(config, throttle);
+//!
+//! let first = player.play("needs_attention")?;
+//! assert_eq!(first.status, Status::Played);
+//! let second = player.play("NEEDS ATTENTION")?;
+//! assert!(matches!(second.status, Status::Throttled { .. }));
+//! assert!(second.to_json()?.contains(r#""status":"throttled""#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Pieces
+//!
+//! - [`SoundConfig`] is parsed from TOML; every problem names its file, line and
+//!   key. [`SoundConfigHandle`] shares one and reloads it without ever blocking
+//!   readers; a failed reload keeps the previous configuration.
+//! - [`Throttle`] is one atomic check-and-set per call under an exclusive lock on
+//!   a separate lock file, with the state replaced by rename (see its module
+//!   docs for the protocol and why it holds across processes).
+//! - [`Player`] runs the sound, kills and reaps a player that overruns the
+//!   timeout, bounds concurrent playbacks, and never panics: every answer is an
+//!   [`Outcome`] and every failure of the machinery a [`PlayError`].
+
+mod clock;
+mod config;
+mod error;
+mod fs;
+mod key;
+mod outcome;
+mod player;
+mod throttle;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    DEFAULT_MAX_CONCURRENT, DEFAULT_THROTTLE, DEFAULT_TIMEOUT, MAX_CONCURRENT_LIMIT, MAX_THROTTLE,
+    MAX_TIMEOUT, Sound, SoundConfig, SoundConfigHandle,
+};
+pub use error::{
+    ConfigError, ConfigProblem, FsOp, PlayError, ProblemKind, ReloadError, ThrottleError,
+};
+pub use fs::{OsFs, StateFs};
+pub use key::normalize_key;
+pub use outcome::{Outcome, Status, Timings};
+pub use player::{KNOWN_PLAYERS, Player, PlayerBuilder};
+pub use throttle::{
+    DEFAULT_LOCK_TIMEOUT, LOCK_FILE, STATE_FILE, StateReport, TEMP_FILE, Throttle, ThrottleBuilder,
+    ThrottleCheck, Verdict,
+};

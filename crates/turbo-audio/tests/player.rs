@@ -1,0 +1,354 @@
+//! The player end to end with stand-in players (`sh` scripts, `sleep`): every
+//! outcome, the timeout kill and reap, the concurrency bound, reloads, and that a
+//! throttle failure starts no player.
+
+// Test code: a panic is how a failure is reported.
+#![allow(clippy::unwrap_used)]
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use turbo_audio::playback::{
+    FsOp, OsFs, PlayError, Player, SoundConfig, SoundConfigHandle, StateFs, StateReport, Status,
+    Throttle, ThrottleError,
+};
+
+/// A temp dir with `a.wav` and a config written from `settings` (top-level
+/// lines) and `sounds` (lines of the `[sounds]` table).
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(settings: &str, sounds: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.wav"), b"").unwrap();
+        let setup = Self { dir };
+        setup.write_config(settings, sounds);
+        setup
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write_config(&self, settings: &str, sounds: &str) {
+        std::fs::write(
+            self.path("sounds.toml"),
+            format!("{settings}\n[sounds]\n{sounds}\n"),
+        )
+        .unwrap();
+    }
+
+    fn player(&self) -> Player {
+        let config = SoundConfigHandle::load(self.path("sounds.toml")).unwrap();
+        Player::new(config, Throttle::new(self.path("state")))
+    }
+}
+
+/// A player command (TOML) running `script` in `sh` with the sound file as `$0`.
+fn sh(script: &str) -> String {
+    format!("player = [\"sh\", \"-c\", '{script}', \"{{file}}\"]")
+}
+
+#[test]
+fn played_then_throttled_with_path_command_and_timings() {
+    let setup = Setup::new(&sh("echo \"$0\" >> \"$0.count\""), "Stop = 'a.wav'");
+    let player = setup.player();
+    let first = player.play("stop").unwrap();
+    assert_eq!(first.status, Status::Played);
+    assert_eq!(first.key, "stop");
+    assert_eq!(first.path.as_deref(), Some(setup.path("a.wav").as_path()));
+    let command = first.command.as_ref().unwrap();
+    assert!(command[0].ends_with("/sh"), "{command:?}");
+    assert_eq!(
+        command.last().unwrap(),
+        &setup.path("a.wav").display().to_string()
+    );
+    assert!(first.pid.is_some());
+    assert_eq!(first.state, Some(StateReport::DirCreated));
+    assert!(first.timings.playback_us.is_some() && first.timings.throttle_us.is_some());
+
+    let second = player.play("S-T-O-P").unwrap();
+    assert!(
+        matches!(second.status, Status::Throttled { retry_after_ms } if retry_after_ms > 0),
+        "{second:?}"
+    );
+    assert_eq!(second.pid, None);
+    assert_eq!(second.timings.playback_us, None);
+    let json: serde_json::Value = serde_json::from_str(&second.to_json().unwrap()).unwrap();
+    assert_eq!(json["status"], "throttled");
+    assert_eq!(json["key"], "stop");
+    assert_eq!(json["state"]["kind"], "ok");
+
+    let plays = std::fs::read_to_string(setup.path("a.wav.count")).unwrap();
+    assert_eq!(plays.lines().count(), 1);
+}
+
+#[test]
+fn a_player_past_the_timeout_is_killed_and_reaped() {
+    // `exec` makes the shell become `sleep`, so the pid is the sleeper's.
+    let setup = Setup::new(
+        &format!("{}\ntimeout_ms = 200", sh("exec sleep 10")),
+        "slow = 'a.wav'",
+    );
+    let outcome = setup.player().play("slow").unwrap();
+    assert_eq!(
+        outcome.status,
+        Status::TimedOut {
+            timeout_ms: 200,
+            // The status collected by the reaping wait: killed by SIGKILL.
+            signal: Some(9),
+        }
+    );
+    let pid = outcome.pid.unwrap();
+    assert!(!is_our_zombie(pid), "pid {pid} is a zombie of this process");
+}
+
+/// Whether `pid` is a zombie child of this process (Linux `/proc`).
+fn is_our_zombie(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // Fields after the parenthesized command name: state, ppid, ...
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let mut fields = after.split_whitespace();
+    let state = fields.next().unwrap();
+    let ppid: u32 = fields.next().unwrap().parse().unwrap();
+    state == "Z" && ppid == std::process::id()
+}
+
+#[test]
+fn zombie_check_sees_an_unreaped_child() {
+    // The check above must be able to fail: a child that exited and was not
+    // waited for is a zombie of this process.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !is_our_zombie(pid) {
+        assert!(Instant::now() < deadline, "child never became a zombie");
+        thread::sleep(Duration::from_millis(1));
+    }
+    child.wait().unwrap();
+    assert!(!is_our_zombie(pid));
+}
+
+#[test]
+fn a_missing_player_is_no_player_and_uses_no_window() {
+    let setup = Setup::new("player = \"/nonexistent/bin/player --flag\"", "a = 'a.wav'");
+    let player = setup.player();
+    let outcome = player.play("a").unwrap();
+    assert_eq!(outcome.status, Status::NoPlayer);
+    assert_eq!(
+        outcome.command,
+        Some(vec![
+            "/nonexistent/bin/player".to_owned(),
+            "--flag".to_owned()
+        ])
+    );
+    assert_eq!(outcome.state, None);
+    assert!(
+        !setup.path("state").exists(),
+        "the throttle was not consulted"
+    );
+
+    // No configured player and none of the known ones on the search path.
+    let setup = Setup::new("", "a = 'a.wav'");
+    let config = SoundConfigHandle::load(setup.path("sounds.toml")).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let player = Player::builder(config, Throttle::new(setup.path("state")))
+        .search_path(empty.path())
+        .build();
+    let outcome = player.play("a").unwrap();
+    assert_eq!(outcome.status, Status::NoPlayer);
+    assert_eq!(outcome.command, None);
+}
+
+#[test]
+fn a_detected_player_gets_its_volume_flag() {
+    // A fake `paplay` on the search path records its arguments.
+    let setup = Setup::new("volume = 0.5", "a = { file = 'a.wav', volume = 0.5 }");
+    let bin = setup.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let args_file = setup.path("args");
+    write_script(
+        &bin.join("paplay"),
+        &format!("#!/bin/sh\necho \"$@\" > '{}'\n", args_file.display()),
+    );
+    let config = SoundConfigHandle::load(setup.path("sounds.toml")).unwrap();
+    let player = Player::builder(config, Throttle::new(setup.path("state")))
+        .search_path(&bin)
+        .build();
+    assert_eq!(player.play("a").unwrap().status, Status::Played);
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert_eq!(
+        args.trim(),
+        format!("--volume=16384 {}", setup.path("a.wav").display())
+    );
+}
+
+fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_failing_player_reports_its_exit_code() {
+    let setup = Setup::new(&sh("exit 3"), "a = 'a.wav'");
+    let outcome = setup.player().play("a").unwrap();
+    assert_eq!(
+        outcome.status,
+        Status::Failed {
+            exit_code: Some(3),
+            signal: None
+        }
+    );
+    assert_eq!(outcome.status.exit_code(), 8);
+}
+
+#[test]
+fn a_player_that_cannot_start_is_a_spawn_error() {
+    let setup = Setup::new("", "a = 'a.wav'");
+    // Executable bit set, but not a valid executable format.
+    let bad = setup.path("bad-player");
+    write_script(&bad, "\u{0}\u{1}not an executable");
+    setup.write_config(&format!("player = '{}'", bad.display()), "a = 'a.wav'");
+    match setup.player().play("a") {
+        Err(PlayError::Spawn { program, .. }) => assert_eq!(program, bad),
+        other => panic!("expected a spawn error, got {other:?}"),
+    }
+}
+
+#[test]
+fn disabled_and_not_found() {
+    let setup = Setup::new(
+        "player = \"true\"",
+        "on = 'a.wav'\noff = { file = 'a.wav', enabled = false }\ngone = 'missing.wav'",
+    );
+    let player = setup.player();
+    assert_eq!(player.play("off").unwrap().status, Status::Disabled);
+    let unknown = player.play("nothing-here").unwrap();
+    assert_eq!(unknown.status, Status::NotFound);
+    assert_eq!(unknown.path, None);
+    let gone = player.play("gone").unwrap();
+    assert_eq!(gone.status, Status::NotFound);
+    assert_eq!(gone.path, Some(setup.path("missing.wav")));
+    assert!(!setup.path("state").exists(), "no window was used");
+
+    setup.write_config("player = \"true\"\nenabled = false", "on = 'a.wav'");
+    player.config().reload().unwrap();
+    assert_eq!(player.play("on").unwrap().status, Status::Disabled);
+}
+
+#[test]
+fn the_concurrency_bound_gives_busy_without_using_the_window() {
+    // The first playback waits until the test creates `<sound>.go`.
+    let setup = Setup::new(
+        &format!(
+            "{}\nmax_concurrent = 1\nthrottle_ms = 0",
+            sh("while [ ! -e \"$0.go\" ]; do sleep 0.01; done")
+        ),
+        "a = 'a.wav'\nb = { file = 'a.wav', throttle_ms = 60000 }",
+    );
+    let player = setup.player();
+    let running = {
+        let player = player.clone();
+        thread::spawn(move || player.play("a").unwrap())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while player.active() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the first playback never started"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    let busy = player.play("b").unwrap();
+    assert_eq!(busy.status, Status::Busy { limit: 1 });
+    assert_eq!(busy.state, None, "the throttle was not consulted");
+    File::create(setup.path("a.wav.go")).unwrap();
+    assert_eq!(running.join().unwrap().status, Status::Played);
+    assert_eq!(player.active(), 0);
+    // The window of `b` is still unused.
+    assert_eq!(player.play("b").unwrap().status, Status::Played);
+}
+
+#[test]
+fn a_reload_changes_what_plays_and_a_bad_one_changes_nothing() {
+    let setup = Setup::new(&sh("echo \"$0\" >> \"$0.count\""), "a = 'a.wav'");
+    std::fs::write(setup.path("b.wav"), b"").unwrap();
+    let player = setup.player();
+    assert_eq!(player.play("a").unwrap().path, Some(setup.path("a.wav")));
+
+    setup.write_config(
+        &sh("echo \"$0\" >> \"$0.count\""),
+        "a = 'b.wav'\nthrottle_ms = 0",
+    );
+    assert!(
+        player.config().reload().is_err(),
+        "throttle_ms is not a sound"
+    );
+    assert_eq!(player.play("a").unwrap().path, Some(setup.path("a.wav")));
+
+    setup.write_config(
+        &sh("echo \"$0\" >> \"$0.count\""),
+        "a = { file = 'b.wav', throttle_ms = 0 }",
+    );
+    player.config().reload().unwrap();
+    let outcome = player.play("a").unwrap();
+    assert_eq!(outcome.status, Status::Played);
+    assert_eq!(outcome.path, Some(setup.path("b.wav")));
+}
+
+/// The real file system except writes, which fail as in an unwritable directory.
+#[derive(Debug)]
+struct ReadOnly;
+
+impl StateFs for ReadOnly {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        OsFs.create_dir_all(dir)
+    }
+    fn open_lock_file(&self, path: &Path) -> io::Result<File> {
+        OsFs.open_lock_file(path)
+    }
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        OsFs.read(path)
+    }
+    fn write(&self, _path: &Path, _contents: &[u8]) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::PermissionDenied))
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        OsFs.remove(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        OsFs.rename(from, to)
+    }
+}
+
+#[test]
+fn a_throttle_failure_starts_no_player() {
+    let setup = Setup::new(&sh("echo \"$0\" >> \"$0.count\""), "a = 'a.wav'");
+    let config = SoundConfig::load(setup.path("sounds.toml")).unwrap();
+    let throttle = Throttle::builder(setup.path("state"))
+        .fs(Arc::new(ReadOnly))
+        .build();
+    let player = Player::new(config, throttle);
+    match player.play("a") {
+        Err(
+            error @ PlayError::Throttle(ThrottleError::Io {
+                op: FsOp::WriteState,
+                ..
+            }),
+        ) => {
+            assert_eq!(error.exit_code(), 11);
+        }
+        other => panic!("expected a throttle write error, got {other:?}"),
+    }
+    assert!(!setup.path("a.wav.count").exists(), "no player ran");
+    assert_eq!(player.active(), 0, "the permit was released");
+}
