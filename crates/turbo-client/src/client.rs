@@ -190,10 +190,22 @@ impl<T: Transport> TurboClient<T> {
     /// later `CancelPending` escalates an earlier `Drain`.
     pub async fn shutdown(&self, mode: StopMode) {
         self.shared.closed.store(true, Ordering::SeqCst);
-        let hosts = self.shared.limiter.shutdown(mode);
-        let queue = self.shared.queue.stop(mode);
-        hosts.await;
-        queue.await;
+        match mode {
+            // Outer gate first: a request the host limit lets through while
+            // draining must still find the queue open behind it. Nothing new
+            // reaches the queue meanwhile: the host limit refuses new requests.
+            StopMode::Drain => {
+                self.shared.limiter.shutdown(mode).await;
+                self.shared.queue.stop(mode).await;
+            }
+            _ => {
+                let hosts = self.shared.limiter.shutdown(mode);
+                let queue = self.shared.queue.stop(mode);
+                hosts.await;
+                queue.await;
+            }
+        }
+        self.shared.contexts.idle().await;
         self.shared.hooks_ran.call_once(|| {
             let hooks = match self.shared.hooks.lock() {
                 Ok(mut hooks) => std::mem::take(&mut *hooks),

@@ -185,6 +185,12 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> ErrorKind {
                 Io::TimedOut => return ErrorKind::Timeout,
                 _ => {}
             }
+            // `io::Error::source` skips the error it wraps; step into it instead
+            // (rustls reports a failed handshake as io errors around its own).
+            if let Some(inner) = io.get_ref() {
+                current = Some(inner as &(dyn std::error::Error + 'static));
+                continue;
+            }
         }
         current = error.source();
     }

@@ -1,8 +1,11 @@
 //! [`RequestContext`]: the pooled per-request record, and the handle layers use.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use turbo_pool::{ObjectPool, OwnedPooled, PoolStats, Reset};
@@ -106,6 +109,9 @@ pub struct ContextPool {
 struct PoolShared {
     contexts: ObjectPool<PooledContext>,
     leased: AtomicUsize,
+    /// Set while someone awaits [`ContextPool::idle`]: releases then check for it.
+    watching: AtomicBool,
+    idle_wakers: Mutex<Vec<Waker>>,
     /// Snapshot cells whose last holder dropped them, cleared, for contexts whose
     /// own cell is still held by a caller; at most `spare_limit` of them.
     spare_cells: Mutex<Vec<Arc<SnapshotCell>>>,
@@ -131,6 +137,8 @@ impl ContextPool {
                 PoolShared {
                     contexts: ObjectPool::new(capacity, move || PooledContext::new(home.clone())),
                     leased: AtomicUsize::new(0),
+                    watching: AtomicBool::new(false),
+                    idle_wakers: Mutex::new(Vec::new()),
                     spare_cells: Mutex::new(Vec::new()),
                     spare_limit: capacity,
                 }
@@ -143,6 +151,15 @@ impl ContextPool {
         ContextPoolStats {
             leased: self.shared.leased.load(Ordering::Acquire),
             pool: self.shared.contexts.stats(),
+        }
+    }
+
+    /// Resolves once no context is leased (every request has ended). A shutdown
+    /// awaits it after its gates went idle: an outer guard is released a moment
+    /// after the inner ones.
+    pub fn idle(&self) -> ContextPoolIdle {
+        ContextPoolIdle {
+            pool: Arc::clone(&self.shared),
         }
     }
 
@@ -182,6 +199,36 @@ impl ContextPool {
             pool: Arc::clone(&self.shared),
         };
         (lease, handle, snapshot)
+    }
+}
+
+/// The future of [`ContextPool::idle`].
+#[must_use = "does nothing unless polled"]
+pub struct ContextPoolIdle {
+    pool: Arc<PoolShared>,
+}
+
+impl Future for ContextPoolIdle {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut wakers = lock(&self.pool.idle_wakers);
+        // Watch, then check: a release that drops the count to 0 after the check
+        // sees the flag and wakes us (it takes this lock first).
+        self.pool.watching.store(true, Ordering::SeqCst);
+        if self.pool.leased.load(Ordering::SeqCst) == 0 {
+            return Poll::Ready(());
+        }
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl fmt::Debug for ContextPoolIdle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextPoolIdle").finish_non_exhaustive()
     }
 }
 
@@ -341,7 +388,11 @@ impl ContextLease {
             }
         }
         drop(pooled);
-        self.pool.leased.fetch_sub(1, Ordering::AcqRel);
+        let before = self.pool.leased.fetch_sub(1, Ordering::SeqCst);
+        if before == 1 && self.pool.watching.load(Ordering::SeqCst) {
+            let wakers = std::mem::take(&mut *lock(&self.pool.idle_wakers));
+            wakers.into_iter().for_each(Waker::wake);
+        }
     }
 
     /// Records `kind` now on the leased context.

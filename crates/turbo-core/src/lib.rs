@@ -60,7 +60,8 @@ mod timeline;
 
 pub use body::{BodyEnd, BodyGuard, GuardedBody};
 pub use context::{
-    ContextLease, ContextPool, ContextPoolStats, FinishedRequest, RequestContext, TimelineSnapshot,
+    ContextLease, ContextPool, ContextPoolIdle, ContextPoolStats, FinishedRequest, RequestContext,
+    TimelineSnapshot,
 };
 pub use future::ResponseFuture;
 pub use host::{HostKey, HostKeyError, Scheme};

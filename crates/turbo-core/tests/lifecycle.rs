@@ -397,3 +397,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn idle_resolves_when_the_last_context_returns() {
+    let pool = ContextPool::new(2);
+    let (first, _) = pool.lease(&request());
+    let (second, _) = pool.lease(&request());
+    let mut idle = Box::pin(pool.idle());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(idle.as_mut().poll(&mut cx).is_pending());
+    drop(first);
+    assert!(
+        idle.as_mut().poll(&mut cx).is_pending(),
+        "one context is still out"
+    );
+    drop(second);
+    assert!(idle.as_mut().poll(&mut cx).is_ready());
+}

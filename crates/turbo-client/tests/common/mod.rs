@@ -1,0 +1,234 @@
+//! A real hyper server on loopback for the client's tests: it counts requests in
+//! flight per local address (one "host" per 127.0.0.x), and its paths choose the
+//! behaviour: `/ok`, `/sleep/<ms>`, `/status/<code>`, `/reset` (headers promise 100
+//! bytes, 10 arrive, then the connection dies), `/slow-body/<ms>` (a chunk every
+//! `ms`), `/echo-priority` (echoes the `x-priority` header).
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body::{Body, Frame};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+/// One host's counts: in flight now, the peak, and the total served.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    now: usize,
+    peak: usize,
+    total: usize,
+}
+
+/// In-flight counts per host address.
+#[derive(Clone, Default)]
+pub struct Occupancy {
+    hosts: Arc<Mutex<HashMap<IpAddr, Counts>>>,
+}
+
+impl Occupancy {
+    fn enter(&self, host: IpAddr) {
+        let mut hosts = self.hosts.lock().unwrap();
+        let entry = hosts.entry(host).or_default();
+        entry.now += 1;
+        entry.peak = entry.peak.max(entry.now);
+        entry.total += 1;
+    }
+
+    fn leave(&self, host: IpAddr) {
+        self.hosts.lock().unwrap().get_mut(&host).unwrap().now -= 1;
+    }
+
+    /// The most requests that were in flight at once at `host`.
+    pub fn peak(&self, host: IpAddr) -> usize {
+        self.hosts.lock().unwrap().get(&host).map_or(0, |e| e.peak)
+    }
+
+    /// Requests `host` has served.
+    pub fn total(&self, host: IpAddr) -> usize {
+        self.hosts.lock().unwrap().get(&host).map_or(0, |e| e.total)
+    }
+}
+
+/// Leaves the occupancy count when the response body is done (or dropped).
+struct Leave {
+    occupancy: Occupancy,
+    host: IpAddr,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.occupancy.leave(self.host);
+    }
+}
+
+/// The test server's bodies.
+pub struct TestBody {
+    chunks: Vec<Bytes>,
+    delay: Option<Duration>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    fail_at_end: bool,
+    _leave: Leave,
+}
+
+impl Body for TestBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(delay) = self.delay
+            && (!self.chunks.is_empty() || self.fail_at_end)
+        {
+            let sleep = self
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.sleep = None;
+        }
+        if !self.chunks.is_empty() {
+            let chunk = self.chunks.remove(0);
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        if std::mem::take(&mut self.fail_at_end) {
+            return Poll::Ready(Some(Err(std::io::Error::other("server drops the body"))));
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty() && !self.fail_at_end
+    }
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    host: IpAddr,
+    occupancy: Occupancy,
+) -> Result<Response<TestBody>, Infallible> {
+    occupancy.enter(host);
+    let leave = Leave { occupancy, host };
+    let path = request.uri().path().to_owned();
+    let mut parts = path.trim_start_matches('/').split('/');
+    let mut status = StatusCode::OK;
+    let mut chunks = vec![Bytes::from_static(b"{\"ok\":true}")];
+    let mut delay = None;
+    let mut fail_at_end = false;
+    let mut content_length = None;
+    match (parts.next(), parts.next()) {
+        (Some("sleep"), Some(ms)) => {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+        }
+        (Some("status"), Some(code)) => {
+            status = StatusCode::from_u16(code.parse().unwrap_or(500))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        (Some("reset"), _) => {
+            chunks = vec![Bytes::from_static(b"0123456789")];
+            fail_at_end = true;
+            // Pauses make hyper flush the headers and the chunk before the failure.
+            delay = Some(Duration::from_millis(5));
+            content_length = Some(100);
+        }
+        (Some("slow-body"), Some(ms)) => {
+            chunks = (0..20)
+                .map(|i| Bytes::from(format!("chunk {i}\n")))
+                .collect();
+            delay = Some(Duration::from_millis(ms.parse().unwrap_or(10)));
+        }
+        (Some("echo-priority"), _) => {
+            let priority = request
+                .headers()
+                .get("x-priority")
+                .map(|v| Bytes::copy_from_slice(v.as_bytes()))
+                .unwrap_or_default();
+            chunks = vec![priority];
+        }
+        _ => {}
+    }
+    let mut response = Response::new(TestBody {
+        chunks,
+        delay,
+        sleep: None,
+        fail_at_end,
+        _leave: leave,
+    });
+    *response.status_mut() = status;
+    if let Some(length) = content_length {
+        response.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(length),
+        );
+    }
+    Ok(response)
+}
+
+/// A running test server.
+pub struct TestServer {
+    pub addrs: Vec<SocketAddr>,
+    pub occupancy: Occupancy,
+}
+
+impl TestServer {
+    /// The URL of `path` on host number `host` (0-based).
+    pub fn url(&self, host: usize, path: &str) -> String {
+        format!("http://{}{path}", self.addrs[host])
+    }
+}
+
+/// Starts the server on each of `ips` (free ports), HTTP/1.1 and HTTP/2.
+pub async fn start(ips: &[&str]) -> TestServer {
+    let occupancy = Occupancy::default();
+    let mut addrs = Vec::new();
+    for ip in ips {
+        let listener = TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0))
+            .await
+            .unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        let occupancy = occupancy.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let host = stream.local_addr().unwrap().ip();
+                let occupancy = occupancy.clone();
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |request| handle(request, host, occupancy.clone()));
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    }
+    TestServer { addrs, occupancy }
+}
+
+/// Polls `check` until it holds (a condition, not a timing assertion): gives the
+/// runtime turns to settle background work such as connection teardown.
+pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..1_000 {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    check()
+}

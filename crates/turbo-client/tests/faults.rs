@@ -1,0 +1,106 @@
+//! Faults against a real server: a reset mid-body, a slow body past its deadline,
+//! a refused connection, 5xx. After each, permits, slots and contexts are all back.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use turbo_client::{ErrorKind, TurboClient};
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_reset_mid_body_is_a_body_error_and_releases_everything() {
+    let server = common::start(&["127.0.0.1"]).await;
+    let client = TurboClient::builder().build().unwrap();
+    let response = client.get(&server.url(0, "/reset")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let timeline = response.timeline().cloned().unwrap();
+    let error = response.bytes().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Body, "{error}");
+    assert!(client.stats().is_quiescent(), "{:?}", client.stats());
+    let kinds = timeline.finished().unwrap().timeline.kinds();
+    assert_eq!(kinds.last(), Some(&turbo_client::EventKind::Failed));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_body_times_out_and_releases_everything() {
+    let server = common::start(&["127.0.0.1"]).await;
+    let client = TurboClient::builder()
+        .timeout(Duration::from_millis(80))
+        .build()
+        .unwrap();
+    // Twenty chunks 20 ms apart cannot fit in 80 ms.
+    let response = client
+        .get(&server.url(0, "/slow-body/20"))
+        .send()
+        .await
+        .unwrap();
+    let error = response.bytes().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert!(client.stats().is_quiescent());
+
+    // A per-request deadline applies to the headers too.
+    let error = client
+        .get(&server.url(0, "/sleep/500"))
+        .timeout(Duration::from_millis(30))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    assert!(client.stats().is_quiescent());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_connection_is_a_connect_error() {
+    // Bind and close: nothing listens on that port any more.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let client = TurboClient::builder().build().unwrap();
+    let error = client
+        .get(&format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Connect, "{error}");
+    assert!(client.stats().is_quiescent());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn server_errors_are_responses_until_asked() {
+    let server = common::start(&["127.0.0.1"]).await;
+    let client = TurboClient::builder().build().unwrap();
+    let response = client
+        .get(&server.url(0, "/status/503"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let error = response.error_for_status().unwrap_err();
+    assert_eq!(
+        (error.kind(), error.status_code()),
+        (
+            ErrorKind::Status,
+            Some(http::StatusCode::SERVICE_UNAVAILABLE)
+        )
+    );
+    assert!(client.stats().is_quiescent());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn bad_urls_are_invalid_requests() {
+    let client = TurboClient::builder().build().unwrap();
+    for url in ["not a url", "/relative/path", "ftp://example.com/"] {
+        let error = client.get(url).send().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{url}: {error}");
+    }
+    let error = client
+        .get("http://example.com/")
+        .header("bad header", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+    assert!(client.stats().is_quiescent());
+}
