@@ -81,7 +81,7 @@ where
         let deadline = timeout.map(|timeout| (Instant::now() + timeout, timeout));
         DeadlineFuture {
             inner: self.inner.call(request),
-            sleep: deadline.map(|(at, _)| sleep_until(at)),
+            sleep: deadline.map(|(at, _)| Box::pin(sleep_until(at))),
             deadline,
         }
     }
@@ -92,8 +92,9 @@ pin_project! {
     pub(crate) struct DeadlineFuture<F> {
         #[pin]
         inner: F,
-        #[pin]
-        sleep: Option<Sleep>,
+        // Boxed, and only with a deadline: futures are moved several times per
+        // request, and an inline timer would make every move 100 bytes longer.
+        sleep: Option<Pin<Box<Sleep>>>,
         deadline: Option<(Instant, Duration)>,
     }
 }
@@ -117,8 +118,8 @@ where
                 })
             }));
         }
-        if let (Some(sleep), Some((_, timeout))) = (this.sleep.as_pin_mut(), *this.deadline) {
-            ready!(sleep.poll(cx));
+        if let (Some(sleep), Some((_, timeout))) = (this.sleep.as_mut(), *this.deadline) {
+            ready!(sleep.as_mut().poll(cx));
             return Poll::Ready(Err(Box::new(Elapsed { timeout })));
         }
         Poll::Pending

@@ -183,7 +183,8 @@ impl Service<Request<RequestBody>> for MockTransport {
         shared.max_in_flight.fetch_max(now, Ordering::AcqRel);
         let latency = shared.latency_nanos.load(Ordering::Relaxed);
         MockFuture {
-            sleep: (latency > 0).then(|| tokio::time::sleep(Duration::from_nanos(latency))),
+            sleep: (latency > 0)
+                .then(|| Box::pin(tokio::time::sleep(Duration::from_nanos(latency)))),
             reply: Some(reply),
             shared: Arc::clone(&self.shared),
         }
@@ -193,8 +194,7 @@ impl Service<Request<RequestBody>> for MockTransport {
 pin_project! {
     /// The future of [`MockTransport`].
     pub struct MockFuture {
-        #[pin]
-        sleep: Option<Sleep>,
+        sleep: Option<Pin<Box<Sleep>>>,
         reply: Option<Result<MockReply, std::io::Error>>,
         shared: Arc<MockShared>,
     }
@@ -214,8 +214,8 @@ impl Future for MockFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Some(sleep) = this.sleep.as_pin_mut()
-            && sleep.poll(cx).is_pending()
+        if let Some(sleep) = this.sleep.as_mut()
+            && sleep.as_mut().poll(cx).is_pending()
         {
             return Poll::Pending;
         }
