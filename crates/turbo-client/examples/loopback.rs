@@ -41,7 +41,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let body = response.bytes().await?;
     println!("{}", String::from_utf8_lossy(&body));
     let finished = timeline.finished().ok_or("the body has ended")?;
-    println!("timeline of request {} to {:?}:", finished.request_id, finished.host);
+    println!(
+        "timeline of request {} to {:?}:",
+        finished.request_id, finished.host
+    );
     print!("{}", finished.timeline);
     client.shutdown(StopMode::Drain).await;
     Ok(())

@@ -13,17 +13,24 @@ use turbo_client::{EventKind, Priority, StopMode, TurboClient};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = TurboClient::builder()
-        .transport(MockTransport::ok(Bytes::from_static(b"ok")).with_latency(Duration::from_millis(5)))
+        .transport(
+            MockTransport::ok(Bytes::from_static(b"ok")).with_latency(Duration::from_millis(5)),
+        )
         .max_per_host(1)
         .max_in_flight(1)
         .build()?;
 
     let mut tasks = Vec::new();
-    for (index, priority) in [Priority::Low, Priority::Normal, Priority::High, Priority::Critical]
-        .into_iter()
-        .cycle()
-        .take(12)
-        .enumerate()
+    for (index, priority) in [
+        Priority::Low,
+        Priority::Normal,
+        Priority::High,
+        Priority::Critical,
+    ]
+    .into_iter()
+    .cycle()
+    .take(12)
+    .enumerate()
     {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {

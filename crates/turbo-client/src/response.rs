@@ -10,7 +10,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
 use turbo_core::{ContextLease, GuardedBody, TimelineSnapshot};
-use turbo_limit::{HostHold, Pass};
+use turbo_limit::Pass;
 use turbo_pool::BytePool;
 
 use crate::error::{BoxError, Error};
@@ -20,7 +20,7 @@ use crate::timeout::DeadlineBody;
 /// the queue slot, the host permit and the context lease, released in that order
 /// when the body ends.
 type StackBody<B> = GuardedBody<
-    GuardedBody<GuardedBody<DeadlineBody<B>, Option<Pass<()>>>, Option<Pass<HostHold>>>,
+    GuardedBody<GuardedBody<DeadlineBody<B>, Option<Pass>>, Option<Pass>>,
     ContextLease,
 >;
 

@@ -28,29 +28,26 @@ pub enum ReleaseAt {
     Headers,
 }
 
-/// What a layer holds for an admitted request, besides the permit itself.
+/// The timeline events of a layer.
 pub(crate) trait Admission {
     /// The event recorded when the request has to wait.
     const WAIT_EVENT: EventKind;
     /// The event recorded when the request is let through.
     const ADMIT_EVENT: EventKind;
-    /// Released with the permit.
-    type Hold: Send + 'static;
 }
 
-/// A permit plus what its layer keeps alive with it, held by a response body.
-pub struct Pass<H> {
+/// A layer's permit, held by a response body until it ends.
+pub struct Pass {
     _permit: PriorityPermit,
-    _hold: H,
 }
 
-impl<H> BodyGuard for Pass<H> {
+impl BodyGuard for Pass {
     fn finish(self, _end: BodyEnd) {
-        // Dropping releases the permit and whatever the layer held with it.
+        // Dropping releases the permit.
     }
 }
 
-impl<H> std::fmt::Debug for Pass<H> {
+impl std::fmt::Debug for Pass {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pass").finish_non_exhaustive()
     }
@@ -58,27 +55,26 @@ impl<H> std::fmt::Debug for Pass<H> {
 
 /// A request waiting for its permit, boxed so that the common case (a permit is
 /// free at `call`) keeps the future small and allocation-free.
-struct Waiting<S, R, H> {
+struct Waiting<S, R> {
     acquire: Acquire,
     service: S,
     request: R,
-    hold: H,
     since: Instant,
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, R, H>
+    enum State<S, R>
     where
         S: Service<R>,
     {
         Waiting {
-            waiting: Option<Box<Waiting<S, R, H>>>,
+            waiting: Option<Box<Waiting<S, R>>>,
         },
         Calling {
             #[pin]
             future: S::Future,
-            pass: Option<(PriorityPermit, H)>,
+            permit: Option<PriorityPermit>,
         },
         Refused {
             error: Option<LimitError<S::Error>>,
@@ -92,19 +88,19 @@ pin_project! {
     /// free at `call`), calls the inner service, and moves the permit into the
     /// response body (or drops it at the headers, if the layer is configured so).
     /// Dropping it at any point releases the permit or leaves the wait queue.
-    pub struct ResponseFuture<S, ReqBody, H>
+    pub struct ResponseFuture<S, ReqBody>
     where
         S: Service<Request<ReqBody>>,
     {
         #[pin]
-        state: State<S, Request<ReqBody>, H>,
+        state: State<S, Request<ReqBody>>,
         context: Option<RequestContext>,
         release_at: ReleaseAt,
         admit_event: EventKind,
     }
 }
 
-impl<S, ReqBody, H> ResponseFuture<S, ReqBody, H>
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>> + Clone,
 {
@@ -112,28 +108,28 @@ where
     /// the ready `service` right here), or else in the returned future, which then
     /// owns the ready service while `service` is left with a clone (tower's rule
     /// for services that are cloned into futures).
-    pub(crate) fn admit<A: Admission<Hold = H>>(
-        semaphore: &PrioritySemaphore,
+    #[inline]
+    pub(crate) fn admit<A: Admission>(
+        semaphore: PrioritySemaphore,
         service: &mut S,
         request: Request<ReqBody>,
-        hold: H,
         release_at: ReleaseAt,
     ) -> Self {
         let context = RequestContext::of(&request).cloned();
-        let state = match semaphore.try_acquire() {
+        let state = match semaphore.try_acquire_owned() {
             Ok(permit) => {
                 if let Some(ctx) = context.as_ref() {
                     ctx.record(A::ADMIT_EVENT);
                 }
                 State::Calling {
                     future: service.call(request),
-                    pass: Some((permit, hold)),
+                    permit: Some(permit),
                 }
             }
-            Err(TryAcquireError::Closed) => State::Refused {
+            Err((_, TryAcquireError::Closed)) => State::Refused {
                 error: Some(LimitError::Closed),
             },
-            Err(TryAcquireError::NoPermits) => {
+            Err((semaphore, TryAcquireError::NoPermits)) => {
                 if let Some(ctx) = context.as_ref() {
                     ctx.record(A::WAIT_EVENT);
                 }
@@ -141,10 +137,9 @@ where
                 let ready = std::mem::replace(service, clone);
                 State::Waiting {
                     waiting: Some(Box::new(Waiting {
-                        acquire: semaphore.acquire(Priority::of(&request)),
+                        acquire: semaphore.acquire_owned(Priority::of(&request)),
                         service: ready,
                         request,
-                        hold,
                         since: Instant::now(),
                     })),
                 }
@@ -159,7 +154,7 @@ where
     }
 }
 
-impl<S, ReqBody, H> ResponseFuture<S, ReqBody, H>
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
 {
@@ -173,13 +168,12 @@ where
     }
 }
 
-impl<S, ReqBody, ResBody, H> Future for ResponseFuture<S, ReqBody, H>
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body,
-    H: Send + 'static,
 {
-    type Output = Result<Response<GuardedBody<ResBody, Option<Pass<H>>>>, LimitError<S::Error>>;
+    type Output = Result<Response<GuardedBody<ResBody, Option<Pass>>>, LimitError<S::Error>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -209,7 +203,6 @@ where
                     let Waiting {
                         mut service,
                         request,
-                        hold,
                         since,
                         ..
                     } = *parked;
@@ -222,20 +215,17 @@ where
                     let future = service.call(request);
                     this.state.set(State::Calling {
                         future,
-                        pass: Some((permit, hold)),
+                        permit: Some(permit),
                     });
                 }
-                StateProj::Calling { future, pass } => {
+                StateProj::Calling { future, permit } => {
                     let result = ready!(future.poll(cx));
-                    let pass = pass.take();
+                    let permit = permit.take();
                     this.state.set(State::Done);
                     // On an error the permit drops here, released at once.
                     let response = result.map_err(LimitError::Inner)?;
-                    let guard = match (*this.release_at, pass) {
-                        (ReleaseAt::BodyEnd, Some((permit, hold))) => Some(Pass {
-                            _permit: permit,
-                            _hold: hold,
-                        }),
+                    let guard = match (*this.release_at, permit) {
+                        (ReleaseAt::BodyEnd, Some(permit)) => Some(Pass { _permit: permit }),
                         _ => None,
                     };
                     return Poll::Ready(Ok(response.map(|body| GuardedBody::new(body, guard))));

@@ -66,7 +66,7 @@ mod sync;
 pub use error::LimitError;
 pub use gate::{Pass, ReleaseAt, ResponseFuture};
 pub use host::{
-    HostConcurrencyLimit, HostConcurrencyLimitLayer, HostConcurrencyLimitLayerBuilder, HostHold,
+    HostConcurrencyLimit, HostConcurrencyLimitLayer, HostConcurrencyLimitLayerBuilder,
     HostLimitStats, HostLimiter, HostStats, KeyFn,
 };
 pub use queue::{

@@ -226,6 +226,38 @@ impl PrioritySemaphore {
         }
     }
 
+    /// As [`acquire`](Self::acquire), consuming this handle: the acquisition and
+    /// the permit reuse its reference instead of taking another.
+    pub fn acquire_owned(self, priority: Priority) -> Acquire {
+        Acquire {
+            shared: self.shared,
+            rank: priority.rank(),
+            state: AcquireState::Start,
+        }
+    }
+
+    /// As [`try_acquire`](Self::try_acquire), consuming this handle (it comes back
+    /// with the error).
+    ///
+    /// # Errors
+    ///
+    /// The handle and [`TryAcquireError::Closed`] or [`TryAcquireError::NoPermits`].
+    pub fn try_acquire_owned(self) -> Result<PriorityPermit, (Self, TryAcquireError)> {
+        match self.shared.try_take() {
+            Some(Ok(())) => Ok(PriorityPermit {
+                shared: Some(self.shared),
+            }),
+            Some(Err(())) => Err((self, TryAcquireError::Closed)),
+            None => Err((self, TryAcquireError::NoPermits)),
+        }
+    }
+
+    /// Whether this handle is the only reference to the semaphore: no other handle,
+    /// permit or acquisition exists.
+    pub(crate) fn is_unshared(&self) -> bool {
+        Arc::strong_count(&self.shared) == 1
+    }
+
     /// Takes a permit if one is free and nobody waits.
     ///
     /// # Errors

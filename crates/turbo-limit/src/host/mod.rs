@@ -6,4 +6,4 @@ mod service;
 
 pub use layer::{HostConcurrencyLimitLayer, HostConcurrencyLimitLayerBuilder};
 pub use registry::{HostLimitStats, HostLimiter, HostStats, KeyFn};
-pub use service::{HostConcurrencyLimit, HostHold};
+pub use service::HostConcurrencyLimit;

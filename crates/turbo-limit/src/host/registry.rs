@@ -37,8 +37,8 @@ fn count_call_is_sweep_turn() -> bool {
 }
 
 /// One tracked host.
-pub(crate) struct HostEntry {
-    pub(crate) semaphore: PrioritySemaphore,
+struct HostEntry {
+    semaphore: PrioritySemaphore,
     /// Set on every use, cleared by each sweep: an entry that is still clear at
     /// the next sweep and that nobody holds has been idle for a whole sweep period.
     used: AtomicBool,
@@ -65,7 +65,7 @@ pub struct HostLimiter {
 
 struct Shared {
     config: HostLimitConfig,
-    hosts: DashMap<HostKey, Arc<HostEntry>>,
+    hosts: DashMap<HostKey, HostEntry>,
     closed: AtomicBool,
     started: Instant,
     last_sweep_ms: AtomicU64,
@@ -148,8 +148,10 @@ impl HostLimiter {
         self.shared.config.key_fn.is_some()
     }
 
-    /// The entry for `key`, created if needed.
-    pub(crate) fn entry(&self, key: &HostKey) -> Result<Arc<HostEntry>, EntryError> {
+    /// A handle to the semaphore of `key`'s entry, created if needed. The handle
+    /// keeps the entry from being evicted until it and every permit and wait made
+    /// from it are gone.
+    pub(crate) fn semaphore(&self, key: &HostKey) -> Result<PrioritySemaphore, EntryError> {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::SeqCst) {
             return Err(EntryError::Closed);
@@ -163,7 +165,7 @@ impl HostLimiter {
             if !entry.used.load(Ordering::Relaxed) {
                 entry.used.store(true, Ordering::Relaxed);
             }
-            return Ok(Arc::clone(&entry));
+            return Ok(entry.semaphore.clone());
         }
         self.sweep_if_due();
         if shared.hosts.len() >= shared.config.max_hosts {
@@ -180,19 +182,22 @@ impl HostLimiter {
             .get(key)
             .copied()
             .unwrap_or(shared.config.default_limit);
-        let entry = Arc::clone(&shared.hosts.entry(key.clone()).or_insert_with(|| {
-            Arc::new(HostEntry {
+        let semaphore = shared
+            .hosts
+            .entry(key.clone())
+            .or_insert_with(|| HostEntry {
                 semaphore: PrioritySemaphore::without_admission_count(limit),
                 used: AtomicBool::new(true),
             })
-        }));
+            .semaphore
+            .clone();
         // A shutdown that began after the check above may have missed this entry
         // while closing the others; close it here so it cannot admit anyone.
         if shared.closed.load(Ordering::SeqCst) {
-            entry.semaphore.close(StopMode::CancelPending);
+            semaphore.close(StopMode::CancelPending);
             return Err(EntryError::Closed);
         }
-        Ok(entry)
+        Ok(semaphore)
     }
 
     fn sweep_if_due(&self) {
@@ -213,14 +218,14 @@ impl HostLimiter {
     /// Removes idle entries: with `force`, every entry nobody holds; otherwise
     /// those that also went unused since the previous sweep.
     ///
-    /// "Nobody holds" is `Arc::strong_count == 1` checked under the shard's write
-    /// lock: every request holds its entry from lookup until its permit is
-    /// released, and lookups clone under the read lock, so an entry seen with a
-    /// count of 1 cannot be in use or about to be.
+    /// "Nobody holds" means the map's semaphore handle is its only reference,
+    /// checked under the shard's write lock: every request holds a reference from
+    /// lookup (a handle cloned under the read lock) until its permit is released,
+    /// so an entry seen unshared cannot be in use or about to be.
     fn evict(&self, force: bool) {
         let mut evicted = 0;
         self.shared.hosts.retain(|_, entry| {
-            if Arc::strong_count(entry) > 1 {
+            if !entry.semaphore.is_unshared() {
                 entry.used.store(true, Ordering::Relaxed);
                 return true;
             }

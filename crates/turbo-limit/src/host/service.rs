@@ -1,6 +1,5 @@
 //! [`HostConcurrencyLimit`]: the service [`HostConcurrencyLimitLayer`](crate::HostConcurrencyLimitLayer) makes.
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -10,7 +9,7 @@ use turbo_core::{EventKind, GuardedBody, RequestContext};
 
 use crate::error::LimitError;
 use crate::gate::{Admission, Pass, ReleaseAt, ResponseFuture};
-use crate::host::registry::{EntryError, HostEntry, HostLimiter};
+use crate::host::registry::{EntryError, HostLimiter};
 
 /// Limits requests in flight per host; see
 /// [`HostConcurrencyLimitLayer`](crate::HostConcurrencyLimitLayer).
@@ -21,24 +20,11 @@ pub struct HostConcurrencyLimit<S> {
     release_at: ReleaseAt,
 }
 
-/// What a host-limited request holds besides its permit: its host's entry, so the
-/// entry cannot be evicted while the request is in any phase.
-pub struct HostHold {
-    _entry: Arc<HostEntry>,
-}
-
-impl std::fmt::Debug for HostHold {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostHold").finish_non_exhaustive()
-    }
-}
-
 pub(crate) struct HostAdmission;
 
 impl Admission for HostAdmission {
     const WAIT_EVENT: EventKind = EventKind::PermitWaitStarted;
     const ADMIT_EVENT: EventKind = EventKind::PermitAcquired;
-    type Hold = HostHold;
 }
 
 impl<S> HostConcurrencyLimit<S> {
@@ -62,9 +48,9 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ResBody: Body,
 {
-    type Response = Response<GuardedBody<ResBody, Option<Pass<HostHold>>>>;
+    type Response = Response<GuardedBody<ResBody, Option<Pass>>>;
     type Error = LimitError<S::Error>;
-    type Future = ResponseFuture<S, ReqBody, HostHold>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // Only the inner service's readiness: the host is unknown until `call`.
@@ -85,21 +71,15 @@ where
             Ok(key) => key,
             Err(error) => return ResponseFuture::refuse(LimitError::InvalidHost(error)),
         };
-        let entry = match self.limiter.entry(&key) {
-            Ok(entry) => entry,
+        let semaphore = match self.limiter.semaphore(&key) {
+            Ok(semaphore) => semaphore,
             Err(EntryError::Closed) => return ResponseFuture::refuse(LimitError::Closed),
             Err(EntryError::TooManyHosts(limit)) => {
                 return ResponseFuture::refuse(LimitError::TooManyHosts { limit });
             }
         };
-        let semaphore = entry.semaphore.clone();
-        let hold = HostHold { _entry: entry };
-        ResponseFuture::admit::<HostAdmission>(
-            &semaphore,
-            &mut self.inner,
-            request,
-            hold,
-            self.release_at,
-        )
+        // The permit keeps the host's semaphore referenced (and so its entry
+        // unevictable) until the response body ends.
+        ResponseFuture::admit::<HostAdmission>(semaphore, &mut self.inner, request, self.release_at)
     }
 }

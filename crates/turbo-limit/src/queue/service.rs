@@ -25,7 +25,6 @@ pub(crate) struct QueueAdmission;
 impl Admission for QueueAdmission {
     const WAIT_EVENT: EventKind = EventKind::Queued;
     const ADMIT_EVENT: EventKind = EventKind::Admitted;
-    type Hold = ();
 }
 
 impl<S> PriorityQueue<S> {
@@ -49,9 +48,9 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ResBody: Body,
 {
-    type Response = Response<GuardedBody<ResBody, Option<Pass<()>>>>;
+    type Response = Response<GuardedBody<ResBody, Option<Pass>>>;
     type Error = LimitError<S::Error>;
-    type Future = ResponseFuture<S, ReqBody, ()>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // The slot is taken in the response future, by priority; `poll_ready`
@@ -61,10 +60,9 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         ResponseFuture::admit::<QueueAdmission>(
-            self.handle.slots(),
+            self.handle.slots().clone(),
             &mut self.inner,
             request,
-            (),
             self.release_at,
         )
     }
