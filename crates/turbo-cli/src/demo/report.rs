@@ -1,0 +1,558 @@
+//! [`DemoReport`]: what `turbo demo` measured and which invariants held, as text
+//! and as the stable JSON schema [`SCHEMA`] (documented in `docs/turbo-cli.md`).
+//!
+//! Fields are only ever added within one schema version; a rename, removal or
+//! change of meaning bumps the version (`turbo-demo/2`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use turbo_client::{ClientStats, Priority};
+
+use super::workload::WorkerResult;
+use super::{DemoOptions, DepthSamples, HOSTS, MAX_IN_FLIGHT};
+use crate::server::HostSnapshot;
+
+/// The schema name and version every JSON report carries in `schema`.
+pub const SCHEMA: &str = "turbo-demo/1";
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DemoReport {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// Whether every invariant held (the exit status is 0 exactly then).
+    pub ok: bool,
+    /// How the run was set up.
+    pub config: DemoSettings,
+    /// Counts and throughput.
+    pub totals: Totals,
+    /// Latency per priority, highest priority first.
+    pub priorities: Vec<PriorityReport>,
+    /// Per host, as the server measured it.
+    pub hosts: Vec<HostReport>,
+    /// The client's global priority queue.
+    pub queue: QueueReport,
+    /// Reuse of pooled contexts, body buffers and connections.
+    pub pools: PoolsReport,
+    /// Every invariant checked, in order.
+    pub invariants: Vec<Invariant>,
+}
+
+/// How the run was set up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DemoSettings {
+    /// The requested duration, seconds.
+    pub duration_s: f64,
+    /// Concurrent callers.
+    pub concurrency: usize,
+    /// Hosts served.
+    pub hosts: usize,
+    /// The client's global in-flight limit (queue slots).
+    pub max_in_flight: usize,
+    /// How many requests may wait for a slot.
+    pub max_queued: usize,
+}
+
+/// Counts and throughput.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Totals {
+    /// Requests sent.
+    pub requests: u64,
+    /// Requests that returned 200 with the body the server promised.
+    pub succeeded: u64,
+    /// Requests that failed, by [`turbo_client::ErrorKind::as_str`] (and `status`
+    /// for a non-200, `mismatch` for a wrong body).
+    pub failed: BTreeMap<String, u64>,
+    /// Wall time from the first request to the last response, seconds.
+    pub elapsed_s: f64,
+    /// `succeeded / elapsed_s`.
+    pub requests_per_second: f64,
+}
+
+/// Latency of one priority class, milliseconds; `null` without requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PriorityReport {
+    /// `critical`, `high`, `normal` or `low`.
+    pub priority: String,
+    /// Successful requests of this class.
+    pub requests: u64,
+    /// Median time from `send` to the end of the body.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile of the same.
+    pub p99_ms: Option<f64>,
+    /// Median wait for the host permit and the queue slot (the timeline's
+    /// `admitted` offset).
+    pub wait_p50_ms: Option<f64>,
+    /// 99th percentile of the same.
+    pub wait_p99_ms: Option<f64>,
+}
+
+/// One host, measured by the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HostReport {
+    /// `ip:port`.
+    pub host: String,
+    /// Its artificial latency, milliseconds.
+    pub latency_ms: f64,
+    /// The client's per-host limit for it.
+    pub limit: usize,
+    /// The most requests the server saw in flight at once.
+    pub max_in_flight: usize,
+    /// Requests it served.
+    pub requests: u64,
+    /// Connections it accepted.
+    pub connections: u64,
+    /// Requests that waited for this host's permit (client side).
+    pub waits: u64,
+}
+
+/// A count per priority class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByPriority {
+    /// `Critical`.
+    pub critical: usize,
+    /// `High`.
+    pub high: usize,
+    /// `Normal`.
+    pub normal: usize,
+    /// `Low`.
+    pub low: usize,
+}
+
+impl ByPriority {
+    /// From an array in [`Priority::rank`](turbo_client::Priority::rank) order.
+    pub fn from_ranks(ranks: [usize; 4]) -> Self {
+        let [critical, high, normal, low] = ranks;
+        Self {
+            critical,
+            high,
+            normal,
+            low,
+        }
+    }
+}
+
+/// The global queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct QueueReport {
+    /// Slots: the most requests in flight over all hosts.
+    pub slots: usize,
+    /// Requests let through.
+    pub admitted: u64,
+    /// Requests that waited for a slot.
+    pub queued: u64,
+    /// Requests refused because the queue was full.
+    pub rejected: u64,
+    /// Queued requests that gave up.
+    pub cancelled: u64,
+    /// The deepest the queue was when sampled (every 50 ms).
+    pub max_depth: usize,
+    /// The deepest each class was when sampled.
+    pub max_depth_by_priority: ByPriority,
+}
+
+/// Reuse counts and the rate `reused / (reused + fresh)`; `null` rate when
+/// nothing was used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Reuse {
+    /// Times a pooled thing was reused.
+    pub reused: u64,
+    /// Times a fresh one had to be made.
+    pub fresh: u64,
+    /// `reused / (reused + fresh)`.
+    pub rate: Option<f64>,
+}
+
+impl Reuse {
+    /// Counts and their rate.
+    pub fn new(reused: u64, fresh: u64) -> Self {
+        let total = reused + fresh;
+        Self {
+            reused,
+            fresh,
+            rate: (total > 0).then(|| reused as f64 / total as f64),
+        }
+    }
+}
+
+/// Pools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PoolsReport {
+    /// Request contexts (with their timelines): reused vs created.
+    pub contexts: Reuse,
+    /// Body buffers for whole-body reads: pool hits vs misses.
+    pub buffers: Reuse,
+    /// Connections: requests on a kept-alive connection vs connections opened
+    /// (counted by the server).
+    pub connections: Reuse,
+}
+
+/// One checked invariant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invariant {
+    /// A stable name, for example `per_host_limit:127.0.0.2`.
+    pub name: String,
+    /// Whether it held.
+    pub held: bool,
+    /// The figures it was decided on, in words.
+    pub detail: String,
+}
+
+impl Invariant {
+    /// An invariant that held exactly when `held`.
+    pub fn check(name: impl Into<String>, held: bool, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            held,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl DemoReport {
+    /// How many invariants did not hold.
+    pub fn failed_invariants(&self) -> usize {
+        self.invariants.iter().filter(|i| !i.held).count()
+    }
+}
+
+/// Everything a run measured, for [`build`].
+pub(crate) struct Inputs<'a> {
+    pub(crate) options: &'a DemoOptions,
+    pub(crate) max_queued: usize,
+    pub(crate) elapsed: std::time::Duration,
+    pub(crate) results: WorkerResult,
+    pub(crate) lost_workers: u64,
+    pub(crate) stats: &'a ClientStats,
+    pub(crate) depth: DepthSamples,
+    pub(crate) hosts: &'a [HostSnapshot],
+    pub(crate) server_peak: usize,
+    pub(crate) server_drained: bool,
+    pub(crate) shutdown_done: bool,
+    pub(crate) refused_after_shutdown: bool,
+}
+
+fn millis(duration: Option<std::time::Duration>) -> Option<f64> {
+    duration.map(|d| (d.as_secs_f64() * 1e4).round() / 10.0)
+}
+
+/// The report for one run, its invariants decided. `ok` is left false; the caller
+/// sets it from [`DemoReport::failed_invariants`].
+pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
+    let Inputs {
+        options,
+        max_queued,
+        elapsed,
+        mut results,
+        lost_workers,
+        stats,
+        depth,
+        hosts,
+        server_peak,
+        server_drained,
+        shutdown_done,
+        refused_after_shutdown,
+    } = inputs;
+
+    let mut priorities = Vec::with_capacity(Priority::COUNT);
+    for priority in Priority::ALL {
+        let rank = priority.rank();
+        let latency = &mut results.latency[rank];
+        let wait = &mut results.wait[rank];
+        priorities.push(PriorityReport {
+            priority: priority.as_str().to_owned(),
+            requests: latency.len() as u64,
+            p50_ms: millis(latency.percentile(50.0)),
+            p99_ms: millis(latency.percentile(99.0)),
+            wait_p50_ms: millis(wait.percentile(50.0)),
+            wait_p99_ms: millis(wait.percentile(99.0)),
+        });
+    }
+    let succeeded: u64 = priorities.iter().map(|p| p.requests).sum();
+
+    let host_reports: Vec<HostReport> = HOSTS
+        .iter()
+        .zip(hosts)
+        .map(|(demo, served)| {
+            let waits = stats
+                .hosts
+                .hosts
+                .iter()
+                .find(|h| {
+                    h.host.port() == served.addr.port() && h.host.host() == demo.ip.to_string()
+                })
+                .map_or(0, |h| h.total_waits);
+            HostReport {
+                host: served.addr.to_string(),
+                latency_ms: served.latency.as_secs_f64() * 1e3,
+                limit: demo.limit,
+                max_in_flight: served.peak_in_flight,
+                requests: served.requests,
+                connections: served.connections,
+                waits,
+            }
+        })
+        .collect();
+
+    let mut invariants = Vec::new();
+    for host in &host_reports {
+        invariants.push(Invariant::check(
+            format!("per_host_limit:{}", host.host),
+            host.max_in_flight <= host.limit,
+            format!(
+                "at most {} in flight, limit {}",
+                host.max_in_flight, host.limit
+            ),
+        ));
+    }
+    invariants.push(Invariant::check(
+        "global_limit",
+        server_peak <= MAX_IN_FLIGHT,
+        format!("at most {server_peak} in flight over all hosts, {MAX_IN_FLIGHT} slots"),
+    ));
+    if options.concurrency > MAX_IN_FLIGHT {
+        let host_waits: u64 = host_reports.iter().map(|h| h.waits).sum();
+        invariants.push(Invariant::check(
+            "both_gates_made_requests_wait",
+            stats.queue.queued > 0 && host_waits > 0,
+            format!(
+                "{} callers: {} waited for a slot, {host_waits} for a host",
+                options.concurrency, stats.queue.queued
+            ),
+        ));
+    }
+    let idle: Vec<&str> = priorities
+        .iter()
+        .filter(|p| p.requests == 0)
+        .map(|p| p.priority.as_str())
+        .collect();
+    invariants.push(Invariant::check(
+        "all_priorities_served",
+        idle.is_empty(),
+        if idle.is_empty() {
+            "every class completed requests".to_owned()
+        } else {
+            format!("no request completed for: {}", idle.join(", "))
+        },
+    ));
+    let failed: u64 = results.failed.values().sum();
+    invariants.push(Invariant::check(
+        "no_failed_requests",
+        failed == 0 && lost_workers == 0 && succeeded == results.requests,
+        format!(
+            "{succeeded} of {} succeeded with the expected body{}",
+            results.requests,
+            if lost_workers > 0 {
+                format!("; {lost_workers} callers lost")
+            } else {
+                String::new()
+            }
+        ),
+    ));
+    invariants.push(Invariant::check(
+        "released_everything",
+        stats.is_quiescent(),
+        format!(
+            "after the run: {} contexts leased, {} host permits, {} slots, {} waiting",
+            stats.contexts.leased,
+            stats.hosts.in_flight(),
+            stats.queue.in_flight,
+            stats.hosts.waiting() + stats.queue.total_depth()
+        ),
+    ));
+    invariants.push(Invariant::check(
+        "server_drained",
+        server_drained,
+        "the server has no request in flight after the run",
+    ));
+    invariants.push(Invariant::check(
+        "graceful_shutdown",
+        shutdown_done,
+        "shutdown(Drain) completed",
+    ));
+    invariants.push(Invariant::check(
+        "closed_after_shutdown",
+        refused_after_shutdown,
+        "a request after shutdown fails with client_closed",
+    ));
+
+    let connections: u64 = host_reports.iter().map(|h| h.connections).sum();
+    let served: u64 = host_reports.iter().map(|h| h.requests).sum();
+    let elapsed_s = elapsed.as_secs_f64();
+    DemoReport {
+        schema: SCHEMA.to_owned(),
+        ok: false,
+        config: DemoSettings {
+            duration_s: options.duration.as_secs_f64(),
+            concurrency: options.concurrency,
+            hosts: host_reports.len(),
+            max_in_flight: MAX_IN_FLIGHT,
+            max_queued,
+        },
+        totals: Totals {
+            requests: results.requests,
+            succeeded,
+            failed: results.failed,
+            elapsed_s,
+            requests_per_second: succeeded as f64 / elapsed_s.max(1e-9),
+        },
+        priorities,
+        hosts: host_reports,
+        queue: QueueReport {
+            slots: stats.queue.max_in_flight,
+            admitted: stats.queue.admitted,
+            queued: stats.queue.queued,
+            rejected: stats.queue.rejected,
+            cancelled: stats.queue.cancelled,
+            max_depth: depth.max_total,
+            max_depth_by_priority: ByPriority::from_ranks(depth.max_by_rank),
+        },
+        pools: PoolsReport {
+            contexts: Reuse::new(stats.contexts.pool.reused, stats.contexts.pool.created),
+            buffers: Reuse::new(stats.buffers.hits, stats.buffers.misses),
+            connections: Reuse::new(served.saturating_sub(connections), connections),
+        },
+        invariants,
+    }
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1}"))
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "n/a".to_owned(), |rate| format!("{:.1}%", rate * 100.0))
+}
+
+impl fmt::Display for DemoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        let t = &self.totals;
+        writeln!(
+            f,
+            "turbo demo: {:.1} s, {} callers, {} hosts, {} global slots, {} may queue",
+            c.duration_s, c.concurrency, c.hosts, c.max_in_flight, c.max_queued
+        )?;
+        let failed: u64 = t.failed.values().sum();
+        write!(
+            f,
+            "requests: {} ok, {} failed in {:.2} s = {:.0} req/s",
+            t.succeeded, failed, t.elapsed_s, t.requests_per_second
+        )?;
+        for (kind, count) in &t.failed {
+            write!(f, " [{kind}: {count}]")?;
+        }
+        writeln!(f)?;
+
+        writeln!(
+            f,
+            "\nlatency by priority (ms; total = send to body end, wait = for host permit and slot)"
+        )?;
+        writeln!(
+            f,
+            "  {:<9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "priority", "requests", "p50", "p99", "wait p50", "wait p99"
+        )?;
+        for p in &self.priorities {
+            writeln!(
+                f,
+                "  {:<9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                p.priority,
+                p.requests,
+                ms(p.p50_ms),
+                ms(p.p99_ms),
+                ms(p.wait_p50_ms),
+                ms(p.wait_p99_ms)
+            )?;
+        }
+
+        writeln!(f, "\nhosts (in flight as the server counted it)")?;
+        writeln!(
+            f,
+            "  {:<17} {:>8} {:>6} {:>14} {:>9} {:>7} {:>6}",
+            "host", "latency", "limit", "max in flight", "requests", "waited", "conns"
+        )?;
+        for h in &self.hosts {
+            writeln!(
+                f,
+                "  {:<17} {:>5} ms {:>6} {:>14} {:>9} {:>7} {:>6}",
+                h.host, h.latency_ms, h.limit, h.max_in_flight, h.requests, h.waits, h.connections
+            )?;
+        }
+
+        let q = &self.queue;
+        let d = q.max_depth_by_priority;
+        writeln!(
+            f,
+            "\nqueue: {} slots; admitted {}, waited {}, rejected {}, cancelled {}; deepest {} \
+             (critical {}, high {}, normal {}, low {})",
+            q.slots,
+            q.admitted,
+            q.queued,
+            q.rejected,
+            q.cancelled,
+            q.max_depth,
+            d.critical,
+            d.high,
+            d.normal,
+            d.low
+        )?;
+        let p = &self.pools;
+        writeln!(
+            f,
+            "pools: contexts {} reused ({} created), body buffers {} hits ({} misses), \
+             connections {} reused ({} opened)",
+            percent(p.contexts.rate),
+            p.contexts.fresh,
+            percent(p.buffers.rate),
+            p.buffers.fresh,
+            percent(p.connections.rate),
+            p.connections.fresh
+        )?;
+
+        writeln!(f, "\ninvariants")?;
+        for i in &self.invariants {
+            let mark = if i.held { "ok  " } else { "FAIL" };
+            writeln!(f, "  {mark} {:<30} {}", i.name, i.detail)?;
+        }
+        let failed = self.failed_invariants();
+        if failed == 0 {
+            write!(f, "all {} invariants held", self.invariants.len())
+        } else {
+            write!(
+                f,
+                "{failed} of {} invariants did not hold",
+                self.invariants.len()
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuse_rate_is_null_without_uses() {
+        assert_eq!(Reuse::new(0, 0).rate, None);
+        assert_eq!(Reuse::new(3, 1).rate, Some(0.75));
+    }
+
+    #[test]
+    fn by_priority_keeps_rank_order() {
+        let by = ByPriority::from_ranks([1, 2, 3, 4]);
+        assert_eq!((by.critical, by.high, by.normal, by.low), (1, 2, 3, 4));
+        let json = serde_json::to_string(&by).unwrap();
+        assert_eq!(json, r#"{"critical":1,"high":2,"normal":3,"low":4}"#);
+    }
+}

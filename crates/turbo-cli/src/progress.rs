@@ -1,0 +1,29 @@
+//! Progress bars, drawn only when stdout is a terminal: piped output and `--json`
+//! stay exactly the report.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Whether progress may be drawn: stdout is a terminal and the caller wants text.
+pub(crate) fn wanted(json: bool) -> bool {
+    !json && std::io::stdout().is_terminal()
+}
+
+/// A bar over `steps`, on stdout, or a hidden one that ignores every update when
+/// `visible` is false.
+pub(crate) fn bar(steps: u64, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stdout());
+    // The template is a constant, so this only falls back if indicatif rejects it.
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:32}] {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
