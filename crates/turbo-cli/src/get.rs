@@ -32,9 +32,14 @@ pub fn parse_url(url: &str) -> Result<Uri, CliError> {
         url: url.to_owned(),
         reason,
     };
+    if !url.contains("://") {
+        return Err(invalid(
+            "no scheme: expected http:// or https://".to_owned(),
+        ));
+    }
     let uri: Uri = url
         .parse()
-        .map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
+        .map_err(|e: http::uri::InvalidUri| invalid(format!("not a URL ({e})")))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
         Some(other) => {

@@ -96,7 +96,7 @@ impl SplitMix {
 
 /// The host caller `id` sends to: of every 8 callers, 3 go to host 0, 3 to host
 /// 1 and one each to hosts 2 and 3 (with fewer than 4 hosts, round robin).
-fn home_host(id: u64, hosts: usize) -> usize {
+pub(crate) fn home_host(id: u64, hosts: usize) -> usize {
     const SPREAD: [usize; 8] = [0, 1, 0, 1, 2, 0, 1, 3];
     if hosts == SPREAD.len() / 2 {
         SPREAD[(id % SPREAD.len() as u64) as usize]

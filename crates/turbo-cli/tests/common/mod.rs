@@ -1,0 +1,77 @@
+//! Shared helpers: run the `turbo` binary, and a loopback server the test owns.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use turbo_cli::server::{HostSpec, LoopbackServer};
+
+/// Runs `turbo` with `args`, with backtraces switched on so that a panic would
+/// show one; stdout and stderr are pipes (so no progress bars).
+pub fn turbo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_turbo"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the turbo binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a user error: exit `code`, exactly one line on stderr starting with
+/// `turbo: ` and containing `needle`, no panic, no backtrace.
+pub fn assert_user_error(output: &Output, code: i32, needle: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line expected: {err:?}");
+    assert!(err.starts_with("turbo: "), "{err:?}");
+    assert!(err.contains(needle), "{needle:?} missing from {err:?}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err:?}"
+    );
+}
+
+/// A loopback server on 127.0.0.1 with its own runtime, serving while the test
+/// runs the binary.
+pub struct Server {
+    pub server: LoopbackServer,
+    // Declared last: the server must drop (stop accepting) inside its runtime.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = runtime
+            .block_on(LoopbackServer::start(&[HostSpec::new(
+                [127, 0, 0, 1],
+                Duration::ZERO,
+            )]))
+            .expect("server");
+        Self { server, runtime }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(0, path).expect("host 0")
+    }
+}
+
+/// An address on which nothing listens: bound, then released.
+pub fn refused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}/")
+}

@@ -1,0 +1,145 @@
+//! `turbo play`: each outcome's exit code, JSON output and config errors.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{assert_user_error, stderr, stdout, turbo};
+
+/// A config whose player is `true` (plays nothing, exits 0), a sound file, and a
+/// throttle state directory, all in a temp dir.
+struct Setup {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Setup {
+    fn new(extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("stop.wav"), b"RIFF").expect("write the sound file");
+        let config = dir.path().join("sounds.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "player = \"true\"\nthrottle_ms = 60000\n[sounds]\nstop = \"stop.wav\"\n\
+                 gone = \"missing.wav\"\nquiet = {{ file = \"stop.wav\", enabled = false }}\n{extra}"
+            ),
+        )
+        .expect("write the config");
+        Self { dir, config }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn play(&self, key: &str, json: bool) -> std::process::Output {
+        let config = self.config.to_str().expect("UTF-8 temp path");
+        let state = self.state();
+        let mut args = vec!["play", key, "--config", config, "--state-dir"];
+        args.push(state.to_str().expect("UTF-8 temp path"));
+        if json {
+            args.push("--json");
+        }
+        turbo(&args)
+    }
+}
+
+fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(stdout(output).trim()).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}", stdout(output));
+    })
+}
+
+#[test]
+fn plays_then_throttles_across_processes() {
+    let setup = Setup::new("");
+    let first = setup.play("Stop", true);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let outcome = json(&first);
+    assert_eq!(outcome["status"], "played");
+    assert_eq!(outcome["key"], "stop");
+    assert!(
+        Path::new(outcome["path"].as_str().unwrap()).ends_with("stop.wav"),
+        "{outcome}"
+    );
+
+    // A second process within the window: the shared state says no.
+    let second = setup.play("STOP", false);
+    assert_eq!(second.status.code(), Some(3));
+    let line = stdout(&second);
+    assert!(line.starts_with("stop: throttled"), "{line}");
+    assert_eq!(line.lines().count(), 1);
+}
+
+#[test]
+fn each_outcome_has_its_exit_code() {
+    let setup = Setup::new("");
+    for (key, status, code) in [
+        ("quiet", "disabled", 4),
+        ("nothing-configured", "not_found", 6),
+        ("gone", "not_found", 6),
+    ] {
+        let output = setup.play(key, true);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{key}: {}",
+            stderr(&output)
+        );
+        assert_eq!(json(&output)["status"], status, "{key}");
+    }
+    let text = stdout(&setup.play("gone", false));
+    assert!(
+        text.contains("missing.wav") && text.contains("does not exist"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_player_is_exit_7() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.wav"), b"RIFF").unwrap();
+    let config = dir.path().join("sounds.toml");
+    std::fs::write(
+        &config,
+        "player = \"/nonexistent/turbo-test-player\"\n[sounds]\na = \"a.wav\"\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let output = turbo(&[
+        "play",
+        "a",
+        "--config",
+        config.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
+    assert_eq!(json(&output)["status"], "no_player");
+}
+
+#[test]
+fn missing_config_is_one_line_exit_10() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let output = turbo(&["play", "stop", "--config", missing.to_str().unwrap()]);
+    assert_user_error(&output, 10, "cannot read sound config");
+    assert!(stderr(&output).contains("nope.toml"));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn invalid_config_names_line_and_key() {
+    let setup = Setup::new("[extra]\n");
+    std::fs::write(&setup.config, "volume = 3\n[sounds]\nstop = 5\n").unwrap();
+    let output = setup.play("stop", false);
+    assert_user_error(&output, 10, "invalid sound config");
+    let err = stderr(&output);
+    assert!(err.contains("line 1") && err.contains("`volume`"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("`sounds.stop`"),
+        "{err}"
+    );
+}
