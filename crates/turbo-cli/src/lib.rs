@@ -9,7 +9,7 @@
 //!   report whose invariants decide the exit status;
 //! - `turbo get URL` ([`get`]): one request, streamed;
 //! - `turbo play KEY` ([`play`]): a notification sound through the throttle;
-//! - `turbo bench` ([`bench`]): the stack raced against tower and hyper-util.
+//! - `turbo bench` ([`bench`](mod@bench)): the stack raced against tower and hyper-util.
 //!
 //! # Examples
 //!

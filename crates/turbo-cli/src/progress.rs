@@ -19,9 +19,7 @@ pub(crate) fn bar(steps: u64, visible: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stdout());
     // The template is a constant, so this only falls back if indicatif rejects it.
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:32}] {msg}")
-    {
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>3} [{bar:24}] {msg}") {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.enable_steady_tick(Duration::from_millis(120));

@@ -255,7 +255,7 @@ async fn sample_queue(
             let rate = requests as f64 / elapsed.as_secs_f64().max(1e-3);
             bar.set_position(elapsed.as_millis() as u64);
             bar.set_message(format!(
-                "{requests} requests, {rate:.0} req/s, {} in flight, {} queued",
+                "{requests} req, {rate:.0}/s, {} in flight, {} queued",
                 queue.in_flight,
                 queue.total_depth()
             ));
