@@ -203,7 +203,7 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, CliError> {
         elapsed,
         results,
         lost_workers,
-        stats: &stats,
+        client: report::ClientFigures::from_stats(&stats),
         depth,
         hosts: &hosts,
         server_peak: server.peak_in_flight(),

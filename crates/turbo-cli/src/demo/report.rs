@@ -228,6 +228,55 @@ impl DemoReport {
     }
 }
 
+/// The client's figures the report needs, taken from its [`ClientStats`] after
+/// the run (a plain struct, so the invariants can be tested on made-up figures).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientFigures {
+    /// Queue slots.
+    pub(crate) slots: usize,
+    pub(crate) admitted: u64,
+    pub(crate) queued: u64,
+    pub(crate) rejected: u64,
+    pub(crate) cancelled: u64,
+    /// Total waits per host, keyed by host name and port.
+    pub(crate) host_waits: Vec<(String, u16, u64)>,
+    pub(crate) contexts_leased: usize,
+    /// Host permits plus queue slots held.
+    pub(crate) held: usize,
+    /// Waiting for a host or a slot.
+    pub(crate) waiting: usize,
+    pub(crate) contexts: (u64, u64),
+    pub(crate) buffers: (u64, u64),
+}
+
+impl ClientFigures {
+    pub(crate) fn from_stats(stats: &ClientStats) -> Self {
+        Self {
+            slots: stats.queue.max_in_flight,
+            admitted: stats.queue.admitted,
+            queued: stats.queue.queued,
+            rejected: stats.queue.rejected,
+            cancelled: stats.queue.cancelled,
+            host_waits: stats
+                .hosts
+                .hosts
+                .iter()
+                .map(|h| (h.host.host().to_owned(), h.host.port(), h.total_waits))
+                .collect(),
+            contexts_leased: stats.contexts.leased,
+            held: stats.hosts.in_flight() + stats.queue.in_flight,
+            waiting: stats.hosts.waiting() + stats.queue.total_depth(),
+            contexts: (stats.contexts.pool.reused, stats.contexts.pool.created),
+            buffers: (stats.buffers.hits, stats.buffers.misses),
+        }
+    }
+
+    /// Nothing leased, held or waiting: what `ClientStats::is_quiescent` checks.
+    fn quiescent(&self) -> bool {
+        self.contexts_leased == 0 && self.held == 0 && self.waiting == 0
+    }
+}
+
 /// Everything a run measured, for [`build`].
 pub(crate) struct Inputs<'a> {
     pub(crate) options: &'a DemoOptions,
@@ -235,7 +284,7 @@ pub(crate) struct Inputs<'a> {
     pub(crate) elapsed: std::time::Duration,
     pub(crate) results: WorkerResult,
     pub(crate) lost_workers: u64,
-    pub(crate) stats: &'a ClientStats,
+    pub(crate) client: ClientFigures,
     pub(crate) depth: DepthSamples,
     pub(crate) hosts: &'a [HostSnapshot],
     pub(crate) server_peak: usize,
@@ -257,7 +306,7 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
         elapsed,
         mut results,
         lost_workers,
-        stats,
+        client,
         depth,
         hosts,
         server_peak,
@@ -291,14 +340,11 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
         .zip(hosts)
         .enumerate()
         .map(|(index, (demo, served))| {
-            let waits = stats
-                .hosts
-                .hosts
+            let waits = client
+                .host_waits
                 .iter()
-                .find(|h| {
-                    h.host.port() == served.addr.port() && h.host.host() == demo.ip.to_string()
-                })
-                .map_or(0, |h| h.total_waits);
+                .find(|(host, port, _)| *port == served.addr.port() && *host == demo.ip.to_string())
+                .map_or(0, |(_, _, waits)| *waits);
             HostReport {
                 host: served.addr.to_string(),
                 callers: callers[index],
@@ -351,10 +397,10 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
     if admissible > MAX_IN_FLIGHT {
         invariants.push(Invariant::check(
             "queue_made_requests_wait",
-            stats.queue.queued > 0,
+            client.queued > 0,
             format!(
                 "hosts let up to {admissible} through to {MAX_IN_FLIGHT} slots; {} waited for a slot",
-                stats.queue.queued
+                client.queued
             ),
         ));
     }
@@ -388,13 +434,10 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
     ));
     invariants.push(Invariant::check(
         "released_everything",
-        stats.is_quiescent(),
+        client.quiescent(),
         format!(
-            "after the run: {} contexts leased, {} host permits, {} slots, {} waiting",
-            stats.contexts.leased,
-            stats.hosts.in_flight(),
-            stats.queue.in_flight,
-            stats.hosts.waiting() + stats.queue.total_depth()
+            "after the run: {} contexts leased, {} permits and slots held, {} waiting",
+            client.contexts_leased, client.held, client.waiting
         ),
     ));
     invariants.push(Invariant::check(
@@ -436,17 +479,17 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
         priorities,
         hosts: host_reports,
         queue: QueueReport {
-            slots: stats.queue.max_in_flight,
-            admitted: stats.queue.admitted,
-            queued: stats.queue.queued,
-            rejected: stats.queue.rejected,
-            cancelled: stats.queue.cancelled,
+            slots: client.slots,
+            admitted: client.admitted,
+            queued: client.queued,
+            rejected: client.rejected,
+            cancelled: client.cancelled,
             max_depth: depth.max_total,
             max_depth_by_priority: ByPriority::from_ranks(depth.max_by_rank),
         },
         pools: PoolsReport {
-            contexts: Reuse::new(stats.contexts.pool.reused, stats.contexts.pool.created),
-            buffers: Reuse::new(stats.buffers.hits, stats.buffers.misses),
+            contexts: Reuse::new(client.contexts.0, client.contexts.1),
+            buffers: Reuse::new(client.buffers.0, client.buffers.1),
             connections: Reuse::new(served.saturating_sub(connections), connections),
         },
         invariants,
@@ -574,7 +617,173 @@ impl fmt::Display for DemoReport {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
     use super::*;
+    use crate::samples::Samples;
+
+    /// What a clean run with 64 callers measures.
+    struct Run {
+        options: DemoOptions,
+        hosts: Vec<HostSnapshot>,
+        client: ClientFigures,
+        results: WorkerResult,
+        server_peak: usize,
+        flags: [bool; 3],
+    }
+
+    impl Run {
+        fn clean() -> Self {
+            let hosts: Vec<HostSnapshot> = HOSTS
+                .iter()
+                .enumerate()
+                .map(|(i, host)| HostSnapshot {
+                    addr: SocketAddr::from((host.ip, 40_000 + i as u16)),
+                    latency: host.latency,
+                    in_flight: 0,
+                    peak_in_flight: host.limit,
+                    requests: 100,
+                    connections: host.limit as u64,
+                })
+                .collect();
+            let client = ClientFigures {
+                slots: MAX_IN_FLIGHT,
+                admitted: 400,
+                queued: 50,
+                host_waits: hosts
+                    .iter()
+                    .map(|h| (h.addr.ip().to_string(), h.addr.port(), 30))
+                    .collect(),
+                contexts: (336, 64),
+                buffers: (90, 10),
+                ..ClientFigures::default()
+            };
+            let mut results = WorkerResult {
+                requests: 400,
+                ..WorkerResult::default()
+            };
+            for rank in 0..Priority::COUNT {
+                let mut samples = Samples::default();
+                for ms in 1..=100 {
+                    samples.push(Duration::from_millis(ms));
+                }
+                results.latency[rank] = samples.clone();
+                results.wait[rank] = samples;
+            }
+            Self {
+                options: DemoOptions {
+                    duration: Duration::from_secs(3),
+                    concurrency: 64,
+                    progress: false,
+                },
+                hosts,
+                client,
+                results,
+                server_peak: MAX_IN_FLIGHT,
+                flags: [true; 3],
+            }
+        }
+
+        fn report(self) -> DemoReport {
+            build(Inputs {
+                options: &self.options,
+                max_queued: 128,
+                elapsed: Duration::from_secs(3),
+                results: self.results,
+                lost_workers: 0,
+                client: self.client,
+                depth: DepthSamples::default(),
+                hosts: &self.hosts,
+                server_peak: self.server_peak,
+                server_drained: self.flags[0],
+                shutdown_done: self.flags[1],
+                refused_after_shutdown: self.flags[2],
+            })
+        }
+    }
+
+    /// Breaks one figure of a clean run.
+    type Breaker = fn(&mut Run);
+
+    fn failed(report: &DemoReport) -> Vec<&str> {
+        report
+            .invariants
+            .iter()
+            .filter(|i| !i.held)
+            .map(|i| i.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_run_holds_every_invariant() {
+        let report = Run::clean().report();
+        assert_eq!(failed(&report), Vec::<&str>::new(), "{report}");
+        assert_eq!(report.invariants.len(), 13);
+        assert_eq!(report.totals.succeeded, 400);
+        assert_eq!(report.priorities[0].p50_ms, Some(50.0));
+        assert_eq!(report.hosts[3].callers, 8);
+        assert_eq!(report.pools.connections.fresh, 14);
+        assert_eq!(report.pools.connections.reused, 386);
+        assert!(report.to_string().ends_with("all 13 invariants held"));
+    }
+
+    #[test]
+    fn each_violation_fails_its_own_invariant() {
+        let cases: [(&str, Breaker); 10] = [
+            ("per_host_limit:127.0.0.4:40003", |run| {
+                run.hosts[3].peak_in_flight = 3
+            }),
+            ("global_limit", |run| run.server_peak = MAX_IN_FLIGHT + 1),
+            ("host_limits_made_requests_wait", |run| {
+                run.client.host_waits[2].2 = 0
+            }),
+            ("queue_made_requests_wait", |run| run.client.queued = 0),
+            ("all_priorities_served", |run| {
+                run.results.latency[Priority::Low.rank()] = Samples::default();
+                run.results.requests -= 100;
+            }),
+            ("no_failed_requests", |run| {
+                run.results.requests += 1;
+                run.results.failed.insert("timeout".to_owned(), 1);
+            }),
+            ("released_everything", |run| run.client.held = 1),
+            ("server_drained", |run| run.flags[0] = false),
+            ("graceful_shutdown", |run| run.flags[1] = false),
+            ("closed_after_shutdown", |run| run.flags[2] = false),
+        ];
+        for (name, break_it) in cases {
+            let mut run = Run::clean();
+            break_it(&mut run);
+            let report = run.report();
+            assert_eq!(failed(&report), [name], "{report}");
+            assert!(
+                report
+                    .to_string()
+                    .ends_with("1 of 13 invariants did not hold")
+            );
+        }
+    }
+
+    #[test]
+    fn wait_invariants_are_skipped_when_waiting_is_not_certain() {
+        let mut run = Run::clean();
+        // 4 callers: 2 on each of the first two hosts, under every limit and
+        // under the slot count, so nothing has to wait.
+        run.options.concurrency = 4;
+        run.client.queued = 0;
+        for waits in &mut run.client.host_waits {
+            waits.2 = 0;
+        }
+        let report = run.report();
+        let names: Vec<&str> = report.invariants.iter().map(|i| i.name.as_str()).collect();
+        assert!(
+            !names.contains(&"host_limits_made_requests_wait"),
+            "{names:?}"
+        );
+        assert!(!names.contains(&"queue_made_requests_wait"), "{names:?}");
+        assert_eq!(report.failed_invariants(), 0, "{report}");
+    }
 
     #[test]
     fn reuse_rate_is_null_without_uses() {
