@@ -765,6 +765,101 @@ mod tests {
         }
     }
 
+    /// The field names of `turbo-demo/1` as docs/turbo-cli.md lists them: a
+    /// rename or removal must fail here (and bump the schema).
+    #[test]
+    fn the_json_has_the_documented_fields() {
+        fn keys(value: &serde_json::Value) -> Vec<&str> {
+            let mut keys: Vec<&str> = value
+                .as_object()
+                .map(|map| map.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            keys.sort_unstable();
+            keys
+        }
+        let json = serde_json::to_value(Run::clean().report()).unwrap();
+        assert_eq!(
+            keys(&json),
+            [
+                "config",
+                "hosts",
+                "invariants",
+                "ok",
+                "pools",
+                "priorities",
+                "queue",
+                "schema",
+                "totals"
+            ]
+        );
+        assert_eq!(json["schema"], "turbo-demo/1");
+        assert_eq!(
+            keys(&json["config"]),
+            [
+                "concurrency",
+                "duration_s",
+                "hosts",
+                "max_in_flight",
+                "max_queued"
+            ]
+        );
+        assert_eq!(
+            keys(&json["totals"]),
+            [
+                "elapsed_s",
+                "failed",
+                "requests",
+                "requests_per_second",
+                "succeeded"
+            ]
+        );
+        assert_eq!(
+            keys(&json["priorities"][0]),
+            [
+                "p50_ms",
+                "p99_ms",
+                "priority",
+                "requests",
+                "wait_p50_ms",
+                "wait_p99_ms"
+            ]
+        );
+        assert_eq!(
+            keys(&json["hosts"][0]),
+            [
+                "callers",
+                "connections",
+                "host",
+                "latency_ms",
+                "limit",
+                "max_in_flight",
+                "requests",
+                "waits"
+            ]
+        );
+        assert_eq!(
+            keys(&json["queue"]),
+            [
+                "admitted",
+                "cancelled",
+                "max_depth",
+                "max_depth_by_priority",
+                "queued",
+                "rejected",
+                "slots"
+            ]
+        );
+        assert_eq!(keys(&json["pools"]), ["buffers", "connections", "contexts"]);
+        assert_eq!(
+            keys(&json["pools"]["contexts"]),
+            ["fresh", "rate", "reused"]
+        );
+        assert_eq!(keys(&json["invariants"][0]), ["detail", "held", "name"]);
+        // And it reads back.
+        let back: DemoReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back.schema, SCHEMA);
+    }
+
     #[test]
     fn wait_invariants_are_skipped_when_waiting_is_not_certain() {
         let mut run = Run::clean();
