@@ -163,7 +163,9 @@ impl Sweeper<'_> {
         let liveness = match self.fs.open_lock_file(&path, false) {
             // No lock file: the session ended and its lock was already removed
             // (a session creates its lock before any file).
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Liveness::Ended { _lock: None },
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                Liveness::Ended { _lock: None }
+            }
             Err(error) => {
                 // Cannot tell: keep the files, the next sweep tries again.
                 self.problem("lock", &path, &error);
