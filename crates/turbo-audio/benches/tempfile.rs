@@ -41,10 +41,7 @@ fn ours(runtime: &Runtime, manager: &TempFileManager, tasks: u64, iters: u64) ->
             handles.push(tokio::spawn(async move {
                 let chunk = vec![0x5Au8; CHUNK];
                 for _ in 0..share(iters, tasks, task) {
-                    let mut file = manager
-                        .create(Some("mp3"), "bench")
-                        .await
-                        .expect("create");
+                    let mut file = manager.create(Some("mp3"), "bench").await.expect("create");
                     file.write(&chunk).await.expect("write");
                     drop(file);
                 }

@@ -22,6 +22,17 @@ fn mode(path: &std::path::Path) -> u32 {
         & 0o777
 }
 
+/// A manager over a fresh [`FaultFs`] that fails nothing yet.
+fn faulty(root: &std::path::Path) -> (std::sync::Arc<FaultFs>, TempFileManager) {
+    let fs = FaultFs::new();
+    let manager = TempFileManager::builder()
+        .root(root)
+        .fs(fs.clone())
+        .build()
+        .expect("build");
+    (fs, manager)
+}
+
 fn raw_errno(error: &TempError) -> Option<i32> {
     std::error::Error::source(error)
         .and_then(|source| source.downcast_ref::<std::io::Error>())
@@ -227,12 +238,7 @@ async fn eacces_on_the_directory_is_an_error_that_names_it() {
 #[tokio::test]
 async fn emfile_on_create_is_an_error_and_registers_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let fs = FaultFs::new();
-    let manager = TempFileManager::builder()
-        .root(dir.path())
-        .fs(fs.clone())
-        .build()
-        .expect("build");
+    let (fs, manager) = faulty(dir.path());
     fs.fail(Call::CreateNew, "", EMFILE, Some(1));
     let error = manager.create(Some("mp3"), "x").await.expect_err("emfile");
     assert!(
@@ -256,12 +262,7 @@ async fn emfile_on_create_is_an_error_and_registers_nothing() {
 #[tokio::test]
 async fn enospc_on_write_fails_the_write_and_the_file_is_still_cleaned_up() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let fs = FaultFs::new();
-    let manager = TempFileManager::builder()
-        .root(dir.path())
-        .fs(fs.clone())
-        .build()
-        .expect("build");
+    let (fs, manager) = faulty(dir.path());
     let mut file = manager.create(Some("wav"), "x").await.expect("create");
     file.write(b"first").await.expect("write");
     fs.fail(Call::Write, "", ENOSPC, None);
@@ -287,4 +288,34 @@ async fn enospc_on_write_fails_the_write_and_the_file_is_still_cleaned_up() {
     drop(file);
     manager.drain_deletions().await;
     assert!(!path.exists());
+}
+
+#[test]
+fn dropping_a_file_after_its_runtime_is_gone_does_not_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runtime = temp_support::current_thread();
+    let (manager, file) = runtime.block_on(async {
+        let manager = TempFileManager::builder()
+            .root(dir.path())
+            .build()
+            .expect("build");
+        let file = manager.create(Some("mp3"), "late").await.expect("create");
+        (manager, file)
+    });
+    drop(runtime);
+    let path = file.path().to_path_buf();
+    drop(file);
+    // The deletion could not run; it is given up, not left pending forever.
+    assert_eq!(manager.metrics().pending_deletions, 0);
+    assert!(path.exists(), "left for the next startup sweep");
+    drop(manager);
+    let runtime = temp_support::current_thread();
+    runtime.block_on(async {
+        let next = TempFileManager::builder()
+            .root(dir.path())
+            .build()
+            .expect("build");
+        assert_eq!(next.metrics().swept_files, 1);
+        assert!(!path.exists());
+    });
 }
