@@ -1,5 +1,12 @@
-//! The deletion queue: dropped temp files are removed in the background, with
-//! bounded retries and capped exponential backoff.
+//! The deletion queue: dropped temp files are removed in the background, in
+//! batches, with bounded retries and capped exponential backoff.
+//!
+//! A drop pushes the file onto a queue and, if no drainer is running, spawns
+//! one. The drainer takes up to [`BATCH`] files at a time and removes them in
+//! one blocking call under one I/O permit, so a flood of drops costs one trip
+//! to the blocking pool per batch rather than per file. A file whose removal
+//! fails leaves the batch for a retry task of its own, which sleeps the backoff
+//! delay between attempts.
 //!
 //! A deletion that still fails after the bound is reported (a WARN event and
 //! the `failures` counter) and the file is left for the next startup sweep; it
@@ -7,9 +14,10 @@
 //! succeeded.
 
 use std::io;
+use std::path::PathBuf;
 use std::pin::pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -20,6 +28,9 @@ use super::error::TempOp;
 use super::manager::Shared;
 use super::metrics::Stats;
 use super::registry::{FileMeta, TempFileState};
+
+/// Most files one drainer removes per blocking call.
+const BATCH: usize = 64;
 
 /// Retry policy of the deletion queue.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +58,10 @@ pub(crate) struct Pending {
     since: DashMap<u64, Instant>,
     count: AtomicUsize,
     drained: Notify,
+    /// Files waiting for the drainer.
+    queue: Mutex<Vec<Arc<FileMeta>>>,
+    /// Whether a drainer task is running (or spawned).
+    draining: AtomicBool,
 }
 
 impl Pending {
@@ -71,28 +86,25 @@ impl Pending {
             notified.await;
         }
     }
+
+    /// The queue; a panic while it was held cannot leave it inconsistent (it
+    /// is only pushed to and drained), so poisoning is ignored.
+    fn queue(&self) -> MutexGuard<'_, Vec<Arc<FileMeta>>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
-/// Marks one deletion finished when dropped: after the last attempt, or when
-/// the runtime shuts down and drops the task unfinished (the file is then left
-/// for the next startup sweep).
-struct PendingGuard {
-    shared: Arc<Shared>,
-    meta: Arc<FileMeta>,
-}
-
-impl Drop for PendingGuard {
-    fn drop(&mut self) {
-        let shared = &self.shared;
-        shared.registry.remove(self.meta.id);
-        shared
-            .stats
-            .bytes_on_disk
-            .fetch_sub(self.meta.size(), Ordering::Relaxed);
-        shared.pending.since.remove(&self.meta.id);
-        if shared.pending.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            shared.pending.drained.notify_waiters();
-        }
+/// Ends one deletion, whatever its outcome: the file leaves the registry and
+/// the pending counts.
+fn settle(shared: &Shared, meta: &FileMeta) {
+    shared.registry.remove(meta.id);
+    shared
+        .stats
+        .bytes_on_disk
+        .fetch_sub(meta.size(), Ordering::Relaxed);
+    shared.pending.since.remove(&meta.id);
+    if shared.pending.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+        shared.pending.drained.notify_waiters();
     }
 }
 
@@ -100,66 +112,189 @@ impl Drop for PendingGuard {
 /// on the manager's runtime.
 pub(crate) fn schedule(shared: &Arc<Shared>, meta: Arc<FileMeta>) {
     meta.set_state(TempFileState::PendingDeletion);
-    shared.pending.since.insert(meta.id, Instant::now());
-    shared.pending.count.fetch_add(1, Ordering::AcqRel);
-    let guard = PendingGuard {
-        shared: Arc::clone(shared),
-        meta,
-    };
-    // If the runtime is shutting down the task is dropped unrun, which drops
-    // the guard: the deletion is given up, not leaked in the counts.
-    drop(shared.runtime.spawn(delete(guard)));
+    let pending = &shared.pending;
+    pending.since.insert(meta.id, Instant::now());
+    pending.count.fetch_add(1, Ordering::AcqRel);
+    pending.queue().push(meta);
+    if !pending.draining.swap(true, Ordering::AcqRel) {
+        let drainer = Drainer {
+            shared: Arc::clone(shared),
+            batch: Vec::new(),
+            finished: false,
+        };
+        // If the runtime is shutting down the task is dropped unrun, and the
+        // drainer's drop gives the queued deletions up.
+        drop(shared.runtime.spawn(drainer.run()));
+    }
 }
 
-async fn delete(guard: PendingGuard) {
-    let shared = &guard.shared;
-    let path = &guard.meta.path;
-    let policy = shared.retry;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+/// The one task that empties the queue.
+struct Drainer {
+    shared: Arc<Shared>,
+    batch: Vec<Arc<FileMeta>>,
+    /// Set when the loop ends normally; otherwise the task was dropped by a
+    /// runtime shutting down.
+    finished: bool,
+}
+
+impl Drainer {
+    async fn run(mut self) {
+        loop {
+            {
+                let mut queue = self.shared.pending.queue();
+                let take = queue.len().min(BATCH);
+                self.batch.extend(queue.drain(..take));
+            }
+            if self.batch.is_empty() {
+                let pending = &self.shared.pending;
+                pending.draining.store(false, Ordering::Release);
+                // A drop between the empty check and the store saw a drainer
+                // running and spawned none: pick its file up here.
+                if !pending.queue().is_empty() && !pending.draining.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                self.finished = true;
+                return;
+            }
+            self.remove_batch().await;
+        }
+    }
+
+    async fn remove_batch(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        let paths: Vec<PathBuf> = self.batch.iter().map(|meta| meta.path.clone()).collect();
         let fs = Arc::clone(&shared.fs);
-        let target = path.clone();
         let result = shared
             .io
-            .run(TempOp::Remove, path, move || fs.remove_file(&target))
+            .run(TempOp::Remove, &shared.root, move || {
+                paths
+                    .iter()
+                    .map(|path| fs.remove_file(path))
+                    .collect::<Vec<_>>()
+            })
             .await;
-        let error = match result {
-            // Already gone counts as deleted: the goal is that it is gone.
-            Ok(Ok(())) => None,
-            Ok(Err(error)) if error.kind() == io::ErrorKind::NotFound => None,
-            Ok(Err(error)) => Some(error),
-            Err(worker) => Some(io::Error::other(worker.to_string())),
-        };
-        let Some(error) = error else {
-            Stats::bump(&shared.stats.deleted);
-            return;
-        };
-        if attempt > policy.retries {
-            Stats::bump(&shared.stats.failures);
-            warn!(
-                path = %path.display(),
-                op = "remove",
-                error_kind = ?error.kind(),
-                error = %error,
-                attempt,
-                owner = %guard.meta.owner,
-                "temp-file deletion gave up; left for the next startup sweep"
-            );
+        match result {
+            Ok(results) => {
+                for (meta, result) in self.batch.drain(..).zip(results) {
+                    match failure(result) {
+                        None => {
+                            Stats::bump(&shared.stats.deleted);
+                            settle(&shared, &meta);
+                        }
+                        Some(error) => failed(&shared, meta, &error, 1),
+                    }
+                }
+            }
+            Err(worker) => {
+                let error = io::Error::other(worker.to_string());
+                for meta in self.batch.drain(..) {
+                    failed(&shared, meta, &error, 1);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Drainer {
+    fn drop(&mut self) {
+        if self.finished {
             return;
         }
-        Stats::bump(&shared.stats.retries);
-        let delay = policy.delay(attempt);
+        // Dropped unfinished: the runtime is shutting down and nothing will
+        // run these deletions; give them up, leaving the files for the sweep.
+        let shared = &self.shared;
+        let mut abandoned = std::mem::take(&mut self.batch);
+        abandoned.append(&mut shared.pending.queue());
+        for meta in abandoned {
+            settle(shared, &meta);
+        }
+        shared.pending.draining.store(false, Ordering::Release);
+    }
+}
+
+/// `None` when the removal reached its goal (removed, or already gone).
+fn failure(result: io::Result<()>) -> Option<io::Error> {
+    match result {
+        Ok(()) => None,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+        Err(error) => Some(error),
+    }
+}
+
+/// Handles failed attempt `attempt` of removing `meta`: retries it later, or
+/// gives it up after the bound.
+fn failed(shared: &Arc<Shared>, meta: Arc<FileMeta>, error: &io::Error, attempt: u32) {
+    let path = &meta.path;
+    if attempt > shared.retry.retries {
+        Stats::bump(&shared.stats.failures);
         warn!(
             path = %path.display(),
             op = "remove",
             error_kind = ?error.kind(),
             error = %error,
             attempt,
-            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            "temp-file deletion failed; will retry"
+            owner = %meta.owner,
+            "temp-file deletion gave up; left for the next startup sweep"
         );
+        settle(shared, &meta);
+        return;
+    }
+    Stats::bump(&shared.stats.retries);
+    let delay = shared.retry.delay(attempt);
+    warn!(
+        path = %path.display(),
+        op = "remove",
+        error_kind = ?error.kind(),
+        error = %error,
+        attempt,
+        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        "temp-file deletion failed; will retry"
+    );
+    let retry = Retry {
+        shared: Arc::clone(shared),
+        meta: Some(meta),
+    };
+    drop(shared.runtime.spawn(retry.run(attempt + 1, delay)));
+}
+
+/// One file's retries, after its first attempt in a batch failed.
+struct Retry {
+    shared: Arc<Shared>,
+    /// Taken when the retry ends normally; still here if the runtime dropped
+    /// the task, and then settled by the drop.
+    meta: Option<Arc<FileMeta>>,
+}
+
+impl Retry {
+    async fn run(mut self, attempt: u32, delay: Duration) {
         tokio::time::sleep(delay).await;
+        let shared = Arc::clone(&self.shared);
+        let Some(meta) = self.meta.clone() else {
+            return;
+        };
+        let fs = Arc::clone(&shared.fs);
+        let target = meta.path.clone();
+        let result = shared
+            .io
+            .run(TempOp::Remove, &meta.path, move || fs.remove_file(&target))
+            .await
+            .unwrap_or_else(|worker| Err(io::Error::other(worker.to_string())));
+        self.meta = None;
+        match failure(result) {
+            None => {
+                Stats::bump(&shared.stats.deleted);
+                settle(&shared, &meta);
+            }
+            Some(error) => failed(&shared, meta, &error, attempt),
+        }
+    }
+}
+
+impl Drop for Retry {
+    fn drop(&mut self) {
+        if let Some(meta) = self.meta.take() {
+            settle(&self.shared, &meta);
+        }
     }
 }
 
