@@ -9,7 +9,7 @@
 mod temp_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use temp_support::{session_files, shard_files};
@@ -17,6 +17,18 @@ use turbo_audio::temp::TempFileManager;
 
 const ROOT_ENV: &str = "TURBO_TEMP_CRASH_ROOT";
 const CHILD_FILES: usize = 12;
+const CHILD_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Kills the child if the test fails before it does, so no orphan keeps
+/// writing (and holding the test's output pipe open).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// The child's body; a no-op unless re-executed by the parent test.
 #[test]
@@ -46,12 +58,15 @@ fn crash_child() {
             .collect();
         std::fs::write(root.join("child-files.tmp"), listing).expect("list");
         std::fs::rename(root.join("child-files.tmp"), root.join("child-files")).expect("ready");
-        // Mid-write forever; only SIGKILL ends this.
-        loop {
+        // Mid-write until SIGKILL; the deadline only stops an orphan whose
+        // parent test died before killing it.
+        let deadline = Instant::now() + CHILD_DEADLINE;
+        while Instant::now() < deadline {
             for file in &mut files {
                 file.write(&[2u8; 4096]).await.expect("write");
             }
         }
+        std::process::exit(3);
     });
 }
 
@@ -71,12 +86,14 @@ async fn sigkilled_session_is_swept_while_a_live_one_survives() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
 
-    let mut child = Command::new(std::env::current_exe().expect("exe"))
-        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(ROOT_ENV, &root)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn child");
+    let mut child = KillOnDrop(
+        Command::new(std::env::current_exe().expect("exe"))
+            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROOT_ENV, &root)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn child"),
+    );
     let listing = tokio::task::spawn_blocking({
         let path = root.join("child-files");
         move || wait_for(&path)
@@ -100,8 +117,13 @@ async fn sigkilled_session_is_swept_while_a_live_one_survives() {
     // Its startup sweep saw the child alive and left its files.
     assert!(child_files.iter().all(|path| path.exists()));
 
-    child.kill().expect("SIGKILL");
-    let status = child.wait().expect("wait");
+    child.0.kill().expect("SIGKILL");
+    let status = child.0.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "killed by SIGKILL"
+    );
     assert!(!status.success(), "the child was killed, not finished");
     assert!(
         child_files.iter().all(|path| path.exists()),
