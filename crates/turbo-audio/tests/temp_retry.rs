@@ -6,7 +6,7 @@ mod temp_support;
 use std::time::Duration;
 
 use temp_support::{Call, Captured, FaultFs, current_thread};
-use turbo_audio::temp::TempFileManager;
+use turbo_audio::temp::{TempFileManager, TempFileState};
 
 const EBUSY: i32 = 16;
 const EACCES: i32 = 13;
@@ -47,7 +47,13 @@ fn a_delete_that_fails_three_times_is_retried_with_growing_delays_and_succeeds()
         drop(file);
         // While the retries wait, the lag is visible.
         tokio::task::yield_now().await;
-        assert_eq!(manager.metrics().pending_deletions, 1);
+        let metrics = manager.metrics();
+        assert_eq!(metrics.pending_deletions, 1);
+        assert!(metrics.oldest_pending_deletion.is_some(), "{metrics:?}");
+        let listed = manager.files();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].state, TempFileState::PendingDeletion);
+        assert_eq!((listed[0].owner.as_str(), listed[0].size), ("req-1", 5));
         manager.drain_deletions().await;
 
         assert!(!path.exists());

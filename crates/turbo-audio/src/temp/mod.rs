@@ -25,7 +25,8 @@
 //!    [`io_limit`](TempFileManagerBuilder::io_limit) writes, syncs, creates and
 //!    deletes run at once, on Tokio's blocking pool.
 //! 3. Dropping the [`TempFile`] schedules its deletion; the drop never blocks.
-//!    A failed deletion is retried with capped exponential backoff
+//!    One drainer task removes queued files in batches, one blocking call and
+//!    one I/O permit per batch. A failed deletion is retried with capped exponential backoff
 //!    ([`delete_retries`](TempFileManagerBuilder::delete_retries),
 //!    [`retry_backoff`](TempFileManagerBuilder::retry_backoff)); one that
 //!    still fails is logged at WARN, counted in [`TempMetrics::failures`], and
