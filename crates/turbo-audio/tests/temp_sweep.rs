@@ -221,3 +221,35 @@ async fn sweep_errors_are_diagnostics_not_failures() {
     let report = manager.sweep();
     assert_eq!((report.removed_files, report.errors), (3, 0), "{report:?}");
 }
+
+#[tokio::test]
+async fn a_shard_swapped_for_a_symlink_is_not_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = tempfile::tempdir().expect("other root");
+    let outside = tempfile::tempdir().expect("outside");
+    // A name the sweep would remove if it found it in a shard: a file of a
+    // session that has ended (its lock file is gone).
+    let name = {
+        let ended = TempFileManager::builder()
+            .root(other.path())
+            .build()
+            .expect("build");
+        let file = ended.create(Some("mp3"), "ended").await.expect("create");
+        file.path().file_name().expect("name").to_os_string()
+    };
+    let bait = outside.path().join(&name);
+    std::fs::write(&bait, b"outside the root").expect("bait");
+
+    let manager = TempFileManager::builder()
+        .root(dir.path())
+        .shards(4)
+        .build()
+        .expect("build");
+    let shard = manager.root().join("03");
+    std::fs::remove_dir(&shard).expect("rmdir");
+    std::os::unix::fs::symlink(outside.path(), &shard).expect("symlink");
+
+    let report = manager.sweep();
+    assert_eq!((report.removed_files, report.errors), (0, 1), "{report:?}");
+    assert_eq!(std::fs::read(&bait).expect("bait"), b"outside the root");
+}

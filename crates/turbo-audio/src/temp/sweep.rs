@@ -126,7 +126,32 @@ impl Sweeper<'_> {
         Some(())
     }
 
+    /// Whether `dir` is still a real directory. Checked right before listing
+    /// it: a shard swapped for a symlink after startup would make the listing
+    /// follow the link out of the root.
+    fn own_dir(&mut self, dir: &Path) -> bool {
+        match self.fs.symlink_metadata(dir) {
+            Ok(meta) if meta.is_dir() => true,
+            Ok(_) => {
+                self.report.errors += 1;
+                warn!(
+                    path = %dir.display(),
+                    op = "inspect",
+                    "temp-file sweep skipped a directory that is now a symlink or a file"
+                );
+                false
+            }
+            Err(error) => {
+                self.problem("inspect", dir, &error);
+                false
+            }
+        }
+    }
+
     fn sweep_shard(&mut self, shard: &Path) {
+        if !self.own_dir(shard) {
+            return;
+        }
         for path in self.list(shard) {
             if self.regular_file(&path).is_none() {
                 continue;
@@ -190,6 +215,9 @@ impl Sweeper<'_> {
     /// way to tell it is stale.
     fn sweep_sessions(&mut self) {
         let dir = self.layout.sessions.to_path_buf();
+        if !self.own_dir(&dir) {
+            return;
+        }
         for path in self.list(&dir) {
             if self.regular_file(&path).is_none() {
                 continue;
