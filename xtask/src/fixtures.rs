@@ -43,7 +43,9 @@ const FIXTURES: [Fixture; 6] = [
     Fixture {
         file: "tone.flac",
         seconds: "1",
-        codec: &["-c:a", "flac"],
+        // 16-bit like the WAV (ffmpeg would pick 24-bit for the float source), so
+        // the two lossless files hold the same samples.
+        codec: &["-c:a", "flac", "-sample_fmt", "s16"],
     },
     Fixture {
         file: "tone.mp3",
