@@ -78,7 +78,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     for fixture in &FIXTURES {
         let out = dir.join(fixture.file);
-        run_checked(command(fixture, &out), &format!("ffmpeg for {}", fixture.file))?;
+        run_checked(
+            command(fixture, &out),
+            &format!("ffmpeg for {}", fixture.file),
+        )?;
         let size = std::fs::metadata(&out)
             .map_err(|error| format!("{}: {error}", out.display()))?
             .len();
@@ -99,7 +102,14 @@ fn command(fixture: &Fixture, out: &Path) -> Command {
     command
         .args(["-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi"])
         .args(["-i", SIGNAL, "-t", fixture.seconds])
-        .args(["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"])
+        .args([
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+        ])
         .args(fixture.codec)
         .arg(out);
     command

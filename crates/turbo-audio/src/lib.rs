@@ -23,4 +23,8 @@
 //! ```
 
 pub mod decode;
+pub mod main_thread;
 pub mod playback;
+pub mod policy;
+pub mod streaming;
+pub mod worker;

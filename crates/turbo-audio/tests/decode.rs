@@ -9,8 +9,11 @@ use turbo_audio::decode::{AudioFormat, DecodeError, DecodeOptions, decode, probe
 #[test]
 fn every_fixture_decodes_to_its_stereo_tone() {
     for fixture in &common::FIXTURES {
-        let clip = decode(Cursor::new(common::bytes(fixture.file)), &DecodeOptions::new())
-            .unwrap_or_else(|error| panic!("{}: {error}", fixture.file));
+        let clip = decode(
+            Cursor::new(common::bytes(fixture.file)),
+            &DecodeOptions::new(),
+        )
+        .unwrap_or_else(|error| panic!("{}: {error}", fixture.file));
         assert_eq!(clip.format(), fixture.format, "{}", fixture.file);
         assert_eq!(clip.sample_rate(), 22_050, "{}", fixture.file);
         assert_eq!(clip.channels(), 2, "{}", fixture.file);
@@ -32,7 +35,11 @@ fn every_fixture_decodes_to_its_stereo_tone() {
         let right: Vec<f32> = clip.samples().iter().skip(1).step_by(2).copied().collect();
         for (name, channel) in [("left", &left), ("right", &right)] {
             let rms = (channel.iter().map(|s| s * s).sum::<f32>() / channel.len() as f32).sqrt();
-            assert!((0.3..0.4).contains(&rms), "{} {name} rms {rms}", fixture.file);
+            assert!(
+                (0.3..0.4).contains(&rms),
+                "{} {name} rms {rms}",
+                fixture.file
+            );
         }
         assert!(
             zero_crossings(&right) > zero_crossings(&left),
@@ -51,8 +58,11 @@ fn zero_crossings(channel: &[f32]) -> usize {
 
 #[test]
 fn probe_reports_format_layout_and_stated_duration() {
-    let info = probe(Cursor::new(common::bytes("tone.flac")), &DecodeOptions::new())
-        .unwrap_or_else(|error| panic!("{error}"));
+    let info = probe(
+        Cursor::new(common::bytes("tone.flac")),
+        &DecodeOptions::new(),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(info.format, AudioFormat::Flac);
     assert_eq!((info.sample_rate, info.channels), (22_050, 2));
     assert_eq!(info.duration.map(|d| d.as_millis()), Some(1_000));
@@ -143,10 +153,16 @@ fn the_sample_cap_refuses_a_clip_past_it_and_accepts_one_at_it() {
 #[test]
 fn lossless_formats_agree_bit_for_bit_with_the_pcm() {
     // The WAV is the first half second of the same 16-bit signal the FLAC holds.
-    let wav = decode(Cursor::new(common::bytes("tone.wav")), &DecodeOptions::new())
-        .unwrap_or_else(|error| panic!("{error}"));
-    let flac = decode(Cursor::new(common::bytes("tone.flac")), &DecodeOptions::new())
-        .unwrap_or_else(|error| panic!("{error}"));
+    let wav = decode(
+        Cursor::new(common::bytes("tone.wav")),
+        &DecodeOptions::new(),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let flac = decode(
+        Cursor::new(common::bytes("tone.flac")),
+        &DecodeOptions::new(),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
     let raw = common::bytes("tone.wav");
     // The canonical 44-byte header ffmpeg writes with -bitexact, then s16le data.
     let pcm: Vec<f32> = raw[44..]

@@ -138,7 +138,10 @@ mod tests {
         );
         assert_eq!(AudioFormat::from_content_type("text/html"), None);
         for format in AudioFormat::ALL {
-            assert_eq!(AudioFormat::from_extension(format.extension()), Some(format));
+            assert_eq!(
+                AudioFormat::from_extension(format.extension()),
+                Some(format)
+            );
         }
     }
 }

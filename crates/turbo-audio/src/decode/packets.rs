@@ -99,7 +99,7 @@ impl PacketDecoder {
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|error| map_probe_error(error))?;
+            .map_err(map_probe_error)?;
         let track = reader
             .default_track(TrackType::Audio)
             .ok_or_else(|| DecodeError::unsupported("the container holds no audio track"))?;
@@ -108,8 +108,8 @@ impl PacketDecoder {
             .as_ref()
             .and_then(|params| params.audio())
             .ok_or_else(|| DecodeError::unsupported("the audio track has no codec parameters"))?;
-        let format = AudioFormat::identify(reader.format_info().format, params.codec)
-            .ok_or_else(|| {
+        let format =
+            AudioFormat::identify(reader.format_info().format, params.codec).ok_or_else(|| {
                 DecodeError::unsupported(format!(
                     "codec {} in a {} container",
                     params.codec,
@@ -122,9 +122,9 @@ impl PacketDecoder {
         let rate = params.sample_rate.filter(|rate| *rate > 0);
         let declared_frames = track.num_frames;
         let declared_duration = match (declared_frames, rate) {
-            (Some(frames), Some(rate)) => Some(Duration::from_secs_f64(
-                frames as f64 / f64::from(rate),
-            )),
+            (Some(frames), Some(rate)) => {
+                Some(Duration::from_secs_f64(frames as f64 / f64::from(rate)))
+            }
             _ => track
                 .time_base
                 .zip(track.duration)
