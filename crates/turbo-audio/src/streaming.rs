@@ -86,14 +86,19 @@ impl StreamingClip {
         R: Read + Seek + Send + Sync + 'static,
     {
         let packets = PacketDecoder::open(source, options.hint())?;
-        Ok(StreamingClip {
+        Ok(Self::from_decoder(packets, guard))
+    }
+
+    /// A clip over a stream the pipeline has already opened (and routed).
+    pub(crate) fn from_decoder(packets: PacketDecoder, guard: Option<StreamGuard>) -> Self {
+        StreamingClip {
             info: packets.info(),
             packets,
             buffer: Vec::new(),
             position: 0,
             samples_read: 0,
             guard,
-        })
+        }
     }
 
     /// Fills `out` with the next interleaved samples, decoding packets as

@@ -272,6 +272,27 @@ impl DecodeWorkers {
         }
     }
 
+    /// Runs `job` in a decode slot on this thread, whatever the thread setting:
+    /// for work the policy routed inline, which still counts against the bound.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub async fn run_inline<T, F>(
+        &self,
+        when_busy: WhenBusy,
+        job: F,
+    ) -> Result<(T, Route), WorkerError>
+    where
+        F: FnOnce(&CancelToken) -> Result<T, DecodeError>,
+    {
+        let slot = self.acquire(when_busy).await?;
+        self.inner.inline_runs.fetch_add(1, Ordering::Relaxed);
+        let result = run_guarded(job, &CancelToken::default());
+        drop(slot);
+        result.map(|value| (value, Route::Inline))
+    }
+
     async fn acquire(&self, when_busy: WhenBusy) -> Result<Slot, WorkerError> {
         let inner = &self.inner;
         let permit = match inner.slots.clone().try_acquire_owned() {

@@ -218,8 +218,20 @@ pub(crate) fn decode_until<R>(
 where
     R: Read + Seek + Send + Sync + 'static,
 {
+    decode_packets(
+        PacketDecoder::open(source, options.hint())?,
+        options,
+        cancelled,
+    )
+}
+
+/// Decodes the rest of an opened stream into a whole clip, under the cap.
+pub(crate) fn decode_packets(
+    mut packets: PacketDecoder,
+    options: &DecodeOptions,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<AudioClip, DecodeError> {
     let max_len = usize::try_from(options.max_decoded_samples).unwrap_or(usize::MAX);
-    let mut packets = PacketDecoder::open(source, options.hint())?;
     let info = packets.info();
     let mut samples = Vec::new();
     // Reserve what the container states (plus slack for encoder padding), so a
