@@ -3,6 +3,9 @@
 //! - [`playback`]: notification sounds for hooks and tools, with a reloadable
 //!   config, a throttle that lets exactly one process play a sound per window,
 //!   and an external player run with a timeout.
+//! - [`temp`]: temp files for downloaded audio: sharded, exclusive-created,
+//!   registered, deleted in the background with bounded retries, swept at
+//!   startup after crashes, with bounded file I/O.
 //!
 //! # Examples
 //!
@@ -27,4 +30,7 @@ pub mod main_thread;
 pub mod playback;
 pub mod policy;
 pub mod streaming;
+pub mod temp;
 pub mod worker;
+
+pub use temp::{TempError, TempFile, TempFileManager, TempFileManagerBuilder, TempMetrics};

@@ -52,5 +52,5 @@ pub use error::{BoxError, Error, ErrorKind};
 pub use request::RequestBuilder;
 pub use response::{Response, ResponseBody};
 pub use timeout::{Elapsed, RequestTimeout};
-pub use turbo_core::{EventKind, Priority, Timeline, TimelineSnapshot};
+pub use turbo_core::{EventKind, HostKey, Priority, Timeline, TimelineSnapshot};
 pub use turbo_limit::{ReleaseAt, StopMode};

@@ -1,0 +1,149 @@
+//! The narrow file-system seam under the temp-file manager.
+//!
+//! Every file-system step the manager takes goes through [`TempFs`], so a test
+//! can make one step fail deterministically (`ENOSPC` on a write, `EMFILE` on a
+//! create, `EACCES` on a directory, a delete that fails N times) even when it
+//! runs as root, where permission bits cannot produce `EACCES`. [`OsFs`] is the
+//! real thing; a fault-injecting implementation wraps it and fails chosen calls.
+//!
+//! Locking is not behind the seam: [`TempFs::open_lock_file`] returns a real
+//! [`File`] and the manager locks it with [`File::lock`] / [`File::try_lock`].
+
+use std::fmt;
+use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// The file operations the temp-file manager performs; each method is one
+/// system-level step. Implementations are called from blocking threads.
+pub trait TempFs: Send + Sync + fmt::Debug + 'static {
+    /// Creates one directory with mode 0700 (not its parents).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; [`io::ErrorKind::AlreadyExists`] if the path exists.
+    fn create_dir(&self, path: &Path) -> io::Result<()>;
+
+    /// Reads an entry's metadata without following a symlink.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; [`io::ErrorKind::NotFound`] if there is no such entry.
+    fn symlink_metadata(&self, path: &Path) -> io::Result<Metadata>;
+
+    /// Exclusive-creates a file for writing with mode 0600 (`O_CREAT|O_EXCL`,
+    /// which also refuses to follow a symlink at `path`).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; [`io::ErrorKind::AlreadyExists`] if the name is taken.
+    fn create_new(&self, path: &Path) -> io::Result<File>;
+
+    /// Writes all of `buf` to `file` (which was created at `path`).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error, for example `ENOSPC`.
+    fn write_all(&self, file: &mut File, path: &Path, buf: &[u8]) -> io::Result<()>;
+
+    /// Flushes `file`'s data to disk.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error.
+    fn sync_data(&self, file: &File, path: &Path) -> io::Result<()>;
+
+    /// Opens a file for reading.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error.
+    fn open_read(&self, path: &Path) -> io::Result<File>;
+
+    /// Removes a file or a symlink (never its target).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; [`io::ErrorKind::NotFound`] if there is no such entry.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+
+    /// Lists the entries of a directory (full paths, any order).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error.
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>>;
+
+    /// Opens a lock file read-write, creating it (mode 0600) if missing. Must
+    /// not truncate or replace an existing file: its inode is the lock.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error.
+    fn open_lock_file(&self, path: &Path, create_new: bool) -> io::Result<File>;
+
+    /// Renames `from` to `to` in one step.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; [`io::ErrorKind::NotFound`] if `from` is gone.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+}
+
+/// The real file system, through `std::fs` with Unix modes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsFs;
+
+impl TempFs for OsFs {
+    fn create_dir(&self, path: &Path) -> io::Result<()> {
+        DirBuilder::new().mode(0o700).create(path)
+    }
+
+    fn symlink_metadata(&self, path: &Path) -> io::Result<Metadata> {
+        fs::symlink_metadata(path)
+    }
+
+    fn create_new(&self, path: &Path) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+    }
+
+    fn write_all(&self, file: &mut File, _path: &Path, buf: &[u8]) -> io::Result<()> {
+        file.write_all(buf)
+    }
+
+    fn sync_data(&self, file: &File, _path: &Path) -> io::Result<()> {
+        file.sync_data()
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<File> {
+        File::open(path)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        fs::read_dir(path)?
+            .map(|entry| entry.map(|entry| entry.path()))
+            .collect()
+    }
+
+    fn open_lock_file(&self, path: &Path, create_new: bool) -> io::Result<File> {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).mode(0o600);
+        if create_new {
+            options.create_new(true);
+        }
+        options.open(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+}

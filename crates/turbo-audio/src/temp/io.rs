@@ -1,0 +1,98 @@
+//! The I/O concurrency limit: every write, sync and delete takes a permit and
+//! runs on Tokio's blocking pool, so a flood of downloads queues here instead
+//! of thrashing the directory.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Semaphore;
+
+use super::error::{TempError, TempOp};
+
+/// Counts and bounds file I/O.
+#[derive(Debug)]
+pub(crate) struct IoLimit {
+    permits: Arc<Semaphore>,
+    counters: Arc<IoCounters>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct IoCounters {
+    /// Operations waiting for a permit.
+    pub(crate) queued: AtomicUsize,
+    /// Operations holding a permit (running or about to run).
+    pub(crate) in_flight: AtomicUsize,
+    /// The most ever in flight at once.
+    pub(crate) peak: AtomicUsize,
+}
+
+/// Decrements a counter when dropped, so a cancelled wait or a finished
+/// blocking task always gives its count back.
+struct CountGuard<'a>(&'a AtomicUsize);
+
+impl Drop for CountGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One in-flight operation; gives its count back when dropped, which happens
+/// when the blocking closure finishes or is dropped unrun at shutdown.
+struct InFlight(Arc<IoCounters>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl IoLimit {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(limit)),
+            counters: Arc::default(),
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &IoCounters {
+        &self.counters
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free.
+    ///
+    /// The permit and the in-flight count move into the blocking closure: if
+    /// the caller's future is dropped mid-way, the work still finishes and only
+    /// then releases its permit, so the limit holds for real I/O, not futures.
+    pub(crate) async fn run<T, F>(&self, op: TempOp, path: &Path, work: F) -> Result<T, TempError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = {
+            self.counters.queued.fetch_add(1, Ordering::Relaxed);
+            let _queued = CountGuard(&self.counters.queued);
+            Arc::clone(&self.permits)
+                .acquire_owned()
+                .await
+                .map_err(|_| TempError::Worker {
+                    op,
+                    path: path.to_path_buf(),
+                })?
+        };
+        let now = self.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.counters.peak.fetch_max(now, Ordering::Relaxed);
+        let in_flight = InFlight(Arc::clone(&self.counters));
+        let task = tokio::task::spawn_blocking(move || {
+            // Dropped after `work`, in reverse order: count first, then permit,
+            // so the count never shows more than the permits allow.
+            let _permit = permit;
+            let _in_flight = in_flight;
+            work()
+        });
+        task.await.map_err(|_| TempError::Worker {
+            op,
+            path: path.to_path_buf(),
+        })
+    }
+}
