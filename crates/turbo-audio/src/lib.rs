@@ -27,6 +27,7 @@
 
 pub mod decode;
 pub mod main_thread;
+pub mod pipeline;
 pub mod playback;
 pub mod policy;
 pub mod streaming;

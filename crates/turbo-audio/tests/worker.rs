@@ -159,17 +159,6 @@ fn hold_slot(
     })
 }
 
-async fn wait_for(what: &str, condition: impl Fn() -> bool) {
-    // A generous bound that only keeps a broken build from hanging.
-    for _ in 0..10_000 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_caller_that_will_not_wait_gets_a_typed_error_and_a_waiter_can_leave() {
     let workers = DecodeWorkers::new(1);
@@ -178,7 +167,7 @@ async fn a_busy_caller_that_will_not_wait_gets_a_typed_error_and_a_waiter_can_le
         Arc::new(AtomicBool::new(false)),
     );
     let holder = hold_slot(&workers, &release, &started);
-    wait_for("the holder to start", || started.load(Ordering::SeqCst)).await;
+    common::wait_for("the holder to start", || started.load(Ordering::SeqCst)).await;
 
     let refused = workers
         .decode(
@@ -206,9 +195,9 @@ async fn a_busy_caller_that_will_not_wait_gets_a_typed_error_and_a_waiter_can_le
                 .await
         })
     };
-    wait_for("the waiter to queue", || workers.metrics().queued == 1).await;
+    common::wait_for("the waiter to queue", || workers.metrics().queued == 1).await;
     waiter.abort();
-    wait_for("the waiter to leave", || workers.metrics().queued == 0).await;
+    common::wait_for("the waiter to leave", || workers.metrics().queued == 0).await;
 
     release.store(true, Ordering::SeqCst);
     let held = holder.await.unwrap_or_else(|error| panic!("{error}"));
@@ -236,13 +225,13 @@ async fn dropping_a_running_job_cancels_it_and_frees_its_slot() {
                 .await
         })
     };
-    wait_for("the job to start", || started.load(Ordering::SeqCst)).await;
+    common::wait_for("the job to start", || started.load(Ordering::SeqCst)).await;
     job.abort();
-    wait_for("the job to see the cancel", || {
+    common::wait_for("the job to see the cancel", || {
         saw_cancel.load(Ordering::SeqCst)
     })
     .await;
-    wait_for("the slot to be free", || workers.metrics().active == 0).await;
+    common::wait_for("the slot to be free", || workers.metrics().active == 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,7 +99,7 @@ impl PacketDecoder {
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(map_probe_error)?;
+            .map_err(map_error)?;
         let track = reader
             .default_track(TrackType::Audio)
             .ok_or_else(|| DecodeError::unsupported("the container holds no audio track"))?;
@@ -285,17 +285,6 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("a non-text panic payload")
-}
-
-fn map_probe_error(error: SymphoniaError) -> DecodeError {
-    match error {
-        // Running out of bytes while looking for a known header: nothing in the
-        // input is a format turbo knows (or what is there was cut short).
-        SymphoniaError::IoError(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
-            DecodeError::unsupported("no supported audio format was found in the input")
-        }
-        other => map_error(other),
-    }
 }
 
 fn map_error(error: SymphoniaError) -> DecodeError {
