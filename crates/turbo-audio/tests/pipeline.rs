@@ -72,7 +72,6 @@ fn drain_stream(audio: &mut Audio) -> u64 {
             {}
             clip.frames_read()
         }
-        _ => panic!("an unknown kind of audio"),
     }
 }
 
@@ -339,6 +338,38 @@ async fn injected_body_decode_and_io_failures_are_typed_and_leave_nothing() {
         }
     }
     assert_clean(&pipeline).await;
+
+    let limited = AudioPipeline::builder()
+        .temp_root(dir.path())
+        .max_body_bytes(20_000)
+        .finalize_on(FinalizeOn::Caller)
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let declared = limited
+        .load_body(
+            body("tone.flac"),
+            request("d.flac").with_expected_len(Some(flac.len() as u64)),
+        )
+        .await;
+    assert!(
+        matches!(
+            declared,
+            Err(PipelineError::BodyTooLarge { max_bytes: 20_000 })
+        ),
+        "{declared:?}"
+    );
+    assert_eq!(limited.metrics().temp.created, 0, "refused before any file");
+    let streamed = limited
+        .load_body(ChunkedBody::new(&flac, 4_096), request("e.flac"))
+        .await;
+    assert!(
+        matches!(
+            streamed,
+            Err(PipelineError::BodyTooLarge { max_bytes: 20_000 })
+        ),
+        "{streamed:?}"
+    );
+    assert_clean(&limited).await;
 
     let capped = AudioPipeline::builder()
         .temp_root(dir.path())

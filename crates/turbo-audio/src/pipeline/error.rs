@@ -34,6 +34,14 @@ pub enum PipelineError {
         /// What arrived.
         received: u64,
     },
+    /// The body is longer than the pipeline stores
+    /// ([`max_body_bytes`](super::AudioPipelineBuilder::max_body_bytes)); known
+    /// from the expected length before anything is written, or found while
+    /// writing.
+    BodyTooLarge {
+        /// The limit, in bytes.
+        max_bytes: u64,
+    },
     /// Creating, writing or reading the temp file failed.
     Temp(TempError),
     /// Opening a local file for [`load_path`](super::AudioPipeline::load_path)
@@ -72,6 +80,10 @@ impl fmt::Display for PipelineError {
             PipelineError::LengthMismatch { expected, received } => write!(
                 f,
                 "the audio body ended after {received} bytes, {expected} were expected"
+            ),
+            PipelineError::BodyTooLarge { max_bytes } => write!(
+                f,
+                "the audio body is larger than the {max_bytes}-byte limit"
             ),
             PipelineError::Temp(error) => write!(f, "temp file: {error}"),
             PipelineError::Open { path, source } => {

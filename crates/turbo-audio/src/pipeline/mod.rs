@@ -110,6 +110,10 @@ pub type FinalizeHook = Arc<dyn Fn(&mut LoadedAudio) + Send + Sync>;
 /// The default bound on live temp files.
 pub const DEFAULT_MAX_ACTIVE_FILES: usize = 64;
 
+/// The default limit on a stored body: 1 GiB, above an hour of FLAC, so only a
+/// runaway or hostile body reaches it before filling the disk.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 30;
+
 /// Counters for diagnostics; each is read atomically, the set is not a snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineMetrics {
@@ -145,6 +149,7 @@ pub struct AudioPipelineBuilder {
     workers: usize,
     max_active_files: usize,
     max_decoded_samples: u64,
+    max_body_bytes: u64,
     when_busy: WhenBusy,
     main: Option<MainThread>,
     finalize_on: FinalizeOn,
@@ -159,6 +164,7 @@ impl std::fmt::Debug for AudioPipelineBuilder {
             .field("workers", &self.workers)
             .field("max_active_files", &self.max_active_files)
             .field("max_decoded_samples", &self.max_decoded_samples)
+            .field("max_body_bytes", &self.max_body_bytes)
             .field("when_busy", &self.when_busy)
             .field("finalize_on", &self.finalize_on)
             .finish_non_exhaustive()
@@ -206,6 +212,13 @@ impl AudioPipelineBuilder {
     /// [`DecodeError::TooLarge`](crate::decode::DecodeError::TooLarge).
     pub fn max_decoded_samples(mut self, samples: u64) -> Self {
         self.max_decoded_samples = samples;
+        self
+    }
+
+    /// The largest body a load stores (default [`DEFAULT_MAX_BODY_BYTES`]);
+    /// past it the load fails with [`PipelineError::BodyTooLarge`].
+    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+        self.max_body_bytes = bytes;
         self
     }
 
@@ -275,6 +288,7 @@ impl AudioPipelineBuilder {
                 files: Arc::new(Semaphore::new(self.max_active_files)),
                 max_active_files: self.max_active_files,
                 max_decoded_samples: self.max_decoded_samples,
+                max_body_bytes: self.max_body_bytes,
                 when_busy: self.when_busy,
                 main: self.main.unwrap_or_default(),
                 finalize_on: self.finalize_on,
@@ -312,6 +326,7 @@ struct Inner {
     files: Arc<Semaphore>,
     max_active_files: usize,
     max_decoded_samples: u64,
+    max_body_bytes: u64,
     when_busy: WhenBusy,
     main: MainThread,
     finalize_on: FinalizeOn,
@@ -399,6 +414,7 @@ impl AudioPipeline {
             workers: default_workers(),
             max_active_files: DEFAULT_MAX_ACTIVE_FILES,
             max_decoded_samples: DEFAULT_MAX_DECODED_SAMPLES,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             when_busy: WhenBusy::Wait,
             main: None,
             finalize_on: FinalizeOn::MainThread,
@@ -568,6 +584,10 @@ impl AudioPipeline {
         B: Body<Data = Bytes>,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
+        let max_bytes = self.inner.max_body_bytes;
+        if request.expected_len().is_some_and(|len| len > max_bytes) {
+            return Err(PipelineError::BodyTooLarge { max_bytes });
+        }
         let slot = self.acquire_file_slot().await?;
         let hint = request.format_hint();
         let extension = request
@@ -601,6 +621,9 @@ impl AudioPipeline {
                 source: error.into(),
             })?;
             if let Ok(data) = frame.into_data() {
+                if file.len().saturating_add(data.len() as u64) > max_bytes {
+                    return Err(PipelineError::BodyTooLarge { max_bytes });
+                }
                 file.write(&data).await?;
             }
         }

@@ -84,7 +84,6 @@ impl AudioRequest {
 
 /// The audio a load produced.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Audio {
     /// Decoded whole, on load.
     Decoded(AudioClip),
