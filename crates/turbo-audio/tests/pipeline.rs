@@ -156,6 +156,14 @@ fn a_flood_of_1000_loads_across_formats_collides_on_nothing_and_leaves_nothing()
     assert_eq!((metrics.loaded, metrics.failed), (1_000, 0));
     assert_eq!(metrics.temp.created, 1_000);
     assert_eq!(metrics.temp.failures, 0);
+    assert_eq!(
+        (
+            metrics.routed_inline,
+            metrics.routed_worker,
+            metrics.routed_stream
+        ),
+        (400, 200, 400)
+    );
     runtime.block_on(assert_clean(&pipeline));
 }
 

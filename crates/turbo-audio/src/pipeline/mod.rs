@@ -137,8 +137,12 @@ pub struct PipelineMetrics {
     pub loaded: u64,
     /// Loads that returned an error.
     pub failed: u64,
-    /// Clips the policy routed inline, to a worker, and to streaming.
-    pub routed: [u64; 3],
+    /// Clips the policy routed inline.
+    pub routed_inline: u64,
+    /// Clips the policy routed to a worker.
+    pub routed_worker: u64,
+    /// Clips the policy routed to streaming.
+    pub routed_stream: u64,
 }
 
 /// Configures an [`AudioPipeline`].
@@ -445,7 +449,9 @@ impl AudioPipeline {
             pending_finalizations: self.inner.main.pending(),
             loaded: stats.loaded.load(Ordering::Relaxed),
             failed: stats.failed.load(Ordering::Relaxed),
-            routed: [0, 1, 2].map(|i| stats.routed[i].load(Ordering::Relaxed)),
+            routed_inline: stats.routed[0].load(Ordering::Relaxed),
+            routed_worker: stats.routed[1].load(Ordering::Relaxed),
+            routed_stream: stats.routed[2].load(Ordering::Relaxed),
         }
     }
 
