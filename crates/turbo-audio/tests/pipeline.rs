@@ -455,6 +455,40 @@ async fn a_full_file_bound_fails_typed_when_asked_not_to_wait() {
         ),
         "{refused:?}"
     );
+    // A waiting pipeline on the same bound (its own root, since this one's clip
+    // is still alive): a waiter that gives up leaves the queue.
+    let waiting_dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let waiting = AudioPipeline::builder()
+        .temp_root(waiting_dir.path())
+        .policy(DecodePolicy::always(Route::Stream))
+        .max_active_files(1)
+        .finalize_on(FinalizeOn::Caller)
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let first = waiting
+        .load_body(body("tone.ogg"), request("tone.ogg"))
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let waiter = {
+        let waiting = waiting.clone();
+        tokio::spawn(async move {
+            waiting
+                .load_body(body("tone.ogg"), request("tone.ogg"))
+                .await
+        })
+    };
+    common::wait_for("the waiter to queue", || {
+        waiting.metrics().file_queue_depth == 1
+    })
+    .await;
+    waiter.abort();
+    common::wait_for("the waiter to leave", || {
+        waiting.metrics().file_queue_depth == 0
+    })
+    .await;
+    drop(first);
+    assert_clean(&waiting).await;
+
     // The streaming clip holds the slot and the file; dropping it frees both.
     let path = held.report.temp_path.clone().unwrap_or_default();
     assert!(path.exists());

@@ -367,6 +367,15 @@ impl Drop for InFlight {
     }
 }
 
+/// Counts a waiter until dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A temp file with its slot: dropping it schedules the file's deletion and
 /// frees the slot. A streaming clip holds it as its guard.
 struct HeldFile {
@@ -565,11 +574,16 @@ impl AudioPipeline {
             }
             Err(_) => {
                 inner.stats.file_waiters.fetch_add(1, Ordering::Relaxed);
-                let waited = inner.files.clone().acquire_owned().await;
-                inner.stats.file_waiters.fetch_sub(1, Ordering::Relaxed);
-                waited.map_err(|_| PipelineError::Lost {
-                    detail: "the temp-file slots were closed".to_owned(),
-                })?
+                // A guard, so a load dropped while waiting leaves the count too.
+                let _waiting = Waiting(&inner.stats.file_waiters);
+                inner
+                    .files
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| PipelineError::Lost {
+                        detail: "the temp-file slots were closed".to_owned(),
+                    })?
             }
         };
         inner.stats.active_files.fetch_add(1, Ordering::Relaxed);
