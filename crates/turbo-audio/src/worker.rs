@@ -349,7 +349,9 @@ impl Drop for Slot {
     }
 }
 
-struct Decrement<'a>(&'a AtomicUsize);
+/// Decrements a waiter count when dropped, so a caller that gives up while
+/// waiting leaves the count as well.
+pub(crate) struct Decrement<'a>(pub(crate) &'a AtomicUsize);
 
 impl Drop for Decrement<'_> {
     fn drop(&mut self) {

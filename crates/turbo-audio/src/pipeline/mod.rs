@@ -92,7 +92,7 @@ use crate::main_thread::MainThread;
 use crate::policy::{ClipFacts, DecodePolicy, Route};
 use crate::streaming::{StreamGuard, StreamingClip};
 use crate::temp::{TempFile, TempFileManager, TempMetrics};
-use crate::worker::{DecodeWorkers, WhenBusy, WorkerMetrics};
+use crate::worker::{DecodeWorkers, Decrement, WhenBusy, WorkerMetrics};
 
 /// Where finalization runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -367,15 +367,6 @@ impl Drop for InFlight {
     }
 }
 
-/// Counts a waiter until dropped.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// A temp file with its slot: dropping it schedules the file's deletion and
 /// frees the slot. A streaming clip holds it as its guard.
 struct HeldFile {
@@ -575,7 +566,7 @@ impl AudioPipeline {
             Err(_) => {
                 inner.stats.file_waiters.fetch_add(1, Ordering::Relaxed);
                 // A guard, so a load dropped while waiting leaves the count too.
-                let _waiting = Waiting(&inner.stats.file_waiters);
+                let _waiting = Decrement(&inner.stats.file_waiters);
                 inner
                     .files
                     .clone()
