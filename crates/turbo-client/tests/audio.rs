@@ -43,14 +43,20 @@ async fn settle(client: &TurboClient, root: &Path) {
     assert_eq!(temp_files(root), Vec::<std::path::PathBuf>::new());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_fixture_downloads_and_decodes_on_one_timeline() {
+/// A loopback server and a client whose temp files go to a fresh directory.
+async fn setup() -> (common::TestServer, tempfile::TempDir, TurboClient) {
     let server = common::start(&["127.0.0.1"]).await;
     let root = tempfile::tempdir().unwrap();
     let client = TurboClient::builder()
         .temp_root(root.path())
         .build()
         .unwrap();
+    (server, root, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_downloads_and_decodes_on_one_timeline() {
+    let (server, root, client) = setup().await;
     for name in ["tone.wav", "tone.flac", "tone.mp3", "tone.ogg", "tone.m4a"] {
         let size = std::fs::metadata(common::fixture(name)).unwrap().len();
         let download = client
@@ -131,12 +137,7 @@ async fn a_streaming_clip_keeps_its_temp_file_until_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_say_which_stage_failed_and_leave_nothing_behind() {
-    let server = common::start(&["127.0.0.1"]).await;
-    let root = tempfile::tempdir().unwrap();
-    let client = TurboClient::builder()
-        .temp_root(root.path())
-        .build()
-        .unwrap();
+    let (server, root, client) = setup().await;
 
     let status = client
         .get_audio(&server.url(0, "/status/404"))
