@@ -5,9 +5,11 @@
 //! - `bench [--quick] [NAME]`: runs the benchmarks (all crates, or `turbo-NAME`),
 //!   prints one `BENCH` line per case and rewrites that crate's section of
 //!   `docs/benchmarks.md`.
+//! - `fixtures`: regenerates turbo-audio's committed decode fixtures with ffmpeg.
 
 mod bench;
 mod ci;
+mod fixtures;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -17,13 +19,15 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci                     run every CI check (fmt, clippy, test, doc, loom, deny)
   bench [--quick] [NAME] run benchmarks for all crates or turbo-NAME
-                         (pool, core, limit, audio, client) and update docs/benchmarks.md";
+                         (pool, core, limit, audio, client) and update docs/benchmarks.md
+  fixtures               regenerate crates/turbo-audio/tests/fixtures with ffmpeg";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fixtures") => fixtures::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

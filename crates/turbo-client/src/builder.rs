@@ -47,6 +47,8 @@ pub struct TurboClientBuilder<T> {
     context_pool: usize,
     buffers: Option<BytePool>,
     hooks: Vec<ShutdownHook>,
+    #[cfg(feature = "audio")]
+    audio: crate::audio::AudioSettings,
 }
 
 impl<T: Transport> TurboClientBuilder<T> {
@@ -64,6 +66,8 @@ impl<T: Transport> TurboClientBuilder<T> {
             context_pool: 256,
             buffers: None,
             hooks: Vec::new(),
+            #[cfg(feature = "audio")]
+            audio: crate::audio::AudioSettings::default(),
         }
     }
 
@@ -84,6 +88,8 @@ impl<T: Transport> TurboClientBuilder<T> {
             context_pool: self.context_pool,
             buffers: self.buffers,
             hooks: self.hooks,
+            #[cfg(feature = "audio")]
+            audio: self.audio,
         }
     }
 
@@ -107,6 +113,8 @@ impl<T: Transport> TurboClientBuilder<T> {
             context_pool,
             buffers,
             hooks,
+            #[cfg(feature = "audio")]
+            audio,
         } = self;
         TurboClientBuilder {
             transport: transport.map(|t| layer.layer(t)),
@@ -121,6 +129,8 @@ impl<T: Transport> TurboClientBuilder<T> {
             context_pool,
             buffers,
             hooks,
+            #[cfg(feature = "audio")]
+            audio,
         }
     }
 
@@ -194,6 +204,33 @@ impl<T: Transport> TurboClientBuilder<T> {
         self
     }
 
+    /// Where audio downloads keep their temp files: `<root>/turbo/` (default: the
+    /// platform cache directory). Ignored when a pipeline is given with
+    /// [`audio_pipeline`](Self::audio_pipeline).
+    #[cfg(feature = "audio")]
+    pub fn temp_root(mut self, root: impl Into<std::path::PathBuf>) -> Self {
+        self.audio.temp_root = Some(root.into());
+        self
+    }
+
+    /// How audio downloads are routed: decoded inline, on a decode worker, or
+    /// streamed (default: [`DecodePolicy::default`](crate::audio::DecodePolicy::default)).
+    /// Ignored when a pipeline is given with [`audio_pipeline`](Self::audio_pipeline).
+    #[cfg(feature = "audio")]
+    pub fn decode_policy(mut self, policy: crate::audio::DecodePolicy) -> Self {
+        self.audio.policy = policy;
+        self
+    }
+
+    /// Loads audio downloads through `pipeline` instead of one the client builds on
+    /// first use: for hosts that finalize clips on their own main thread, share one
+    /// pipeline between clients, or set its bounds.
+    #[cfg(feature = "audio")]
+    pub fn audio_pipeline(mut self, pipeline: crate::audio::AudioPipeline) -> Self {
+        self.audio.pipeline = Some(pipeline);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -243,6 +280,8 @@ impl<T: Transport> TurboClientBuilder<T> {
             closed: AtomicBool::new(false),
             hooks: Mutex::new(self.hooks),
             hooks_ran: Once::new(),
+            #[cfg(feature = "audio")]
+            audio: crate::audio::AudioState::new(self.audio),
         }))
     }
 }

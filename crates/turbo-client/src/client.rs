@@ -33,11 +33,11 @@ pub(crate) type ShutdownHook = Box<dyn FnOnce() + Send>;
 /// deadline, and holds its permits until its response body ends.
 ///
 /// Cloning is cheap; clones share everything. After [`shutdown`](Self::shutdown),
-/// every entry point (each verb, [`send`](Self::send), the builders) fails with
+/// every entry point (each verb, [`send`](Self::send), `get_audio`, the builders) fails with
 /// [`ErrorKind::ClientClosed`](crate::ErrorKind::ClientClosed). Dropping the client
 /// at any time is safe: requests in flight keep what they hold until they end.
 pub struct TurboClient<T: Transport = HttpTransport> {
-    shared: Arc<Shared<T>>,
+    pub(crate) shared: Arc<Shared<T>>,
 }
 
 impl<T: Transport> Clone for TurboClient<T> {
@@ -57,6 +57,8 @@ pub(crate) struct Shared<T: Transport> {
     pub(crate) closed: AtomicBool,
     pub(crate) hooks: Mutex<Vec<ShutdownHook>>,
     pub(crate) hooks_ran: Once,
+    #[cfg(feature = "audio")]
+    pub(crate) audio: crate::audio::AudioState,
 }
 
 /// A snapshot of everything a client holds.

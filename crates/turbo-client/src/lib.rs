@@ -38,6 +38,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "audio")]
+pub mod audio;
 mod builder;
 mod client;
 mod error;
@@ -52,5 +54,5 @@ pub use error::{BoxError, Error, ErrorKind};
 pub use request::RequestBuilder;
 pub use response::{Response, ResponseBody};
 pub use timeout::{Elapsed, RequestTimeout};
-pub use turbo_core::{EventKind, HostKey, Priority, Timeline, TimelineSnapshot};
+pub use turbo_core::{EventKind, FieldValue, HostKey, Priority, Timeline, TimelineSnapshot};
 pub use turbo_limit::{ReleaseAt, StopMode};

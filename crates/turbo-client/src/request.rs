@@ -99,6 +99,12 @@ impl<'a, T: Transport> RequestBuilder<'a, T> {
         self.request
     }
 
+    /// The client and the request (or the first error met while building it).
+    #[cfg(feature = "audio")]
+    pub(crate) fn into_parts(self) -> (&'a TurboClient<T>, Result<Request<RequestBody>, Error>) {
+        (self.client, self.request)
+    }
+
     /// Sends the request.
     ///
     /// # Errors

@@ -4,6 +4,8 @@
 //!   bytes and the peak of live bytes, for allocation gates and memory comparisons.
 //! - [`report`]: writes a bench case that criterion cannot measure (percentiles,
 //!   throughput, allocation counts) in the format `cargo xtask bench` collects.
+//! - [`wav`]: a 16-bit PCM WAV writer for long audio clips generated at test and
+//!   bench time.
 //!
 //! # Examples
 //!
@@ -23,5 +25,6 @@
 #[allow(unsafe_code)]
 mod alloc;
 pub mod report;
+pub mod wav;
 
 pub use alloc::{AllocSnapshot, CountingAllocator};

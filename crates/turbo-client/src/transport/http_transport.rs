@@ -11,7 +11,9 @@ use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::TokioExecutor;
 use tower::Service;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
+#[cfg(feature = "rustls")]
+use crate::error::ErrorKind;
 use crate::transport::RequestBody;
 
 #[cfg(feature = "rustls")]
@@ -32,7 +34,7 @@ impl HttpTransport {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Tls`] if the TLS configuration cannot be built.
+    /// [`ErrorKind::Tls`](crate::ErrorKind::Tls) if the TLS configuration cannot be built.
     pub fn new() -> Result<Self, Error> {
         #[cfg(feature = "rustls")]
         {

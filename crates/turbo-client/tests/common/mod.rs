@@ -2,7 +2,9 @@
 //! flight per local address (one "host" per 127.0.0.x), and its paths choose the
 //! behaviour: `/ok`, `/sleep/<ms>`, `/status/<code>`, `/reset` (headers promise 100
 //! bytes, 10 arrive, then the connection dies), `/slow-body/<ms>` (a chunk every
-//! `ms`), `/echo-priority` (echoes the `x-priority` header).
+//! `ms`), `/echo-priority` (echoes the `x-priority` header), `/audio/<fixture>`
+//! (a turbo-audio test fixture with its content type and length), `/audio-cut/<fixture>`
+//! (the same headers, half the bytes, then the connection dies).
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -130,6 +132,7 @@ async fn handle(
     let mut delay = None;
     let mut fail_at_end = false;
     let mut content_length = None;
+    let mut content_type = None;
     match (parts.next(), parts.next()) {
         (Some("sleep"), Some(ms)) => {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
@@ -150,6 +153,17 @@ async fn handle(
                 .map(|i| Bytes::from(format!("chunk {i}\n")))
                 .collect();
             delay = Some(Duration::from_millis(ms.parse().unwrap_or(10)));
+        }
+        (Some(route @ ("audio" | "audio-cut")), Some(name)) => {
+            let bytes = Bytes::from(std::fs::read(fixture(name)).unwrap_or_default());
+            content_length = Some(bytes.len() as u64);
+            content_type = Some(audio_content_type(name));
+            chunks = bytes.chunks(4096).map(Bytes::copy_from_slice).collect();
+            if route == "audio-cut" {
+                chunks.truncate(chunks.len() / 2);
+                fail_at_end = true;
+                delay = Some(Duration::from_millis(1));
+            }
         }
         (Some("echo-priority"), _) => {
             let priority = request
@@ -175,7 +189,31 @@ async fn handle(
             http::HeaderValue::from(length),
         );
     }
+    if let Some(content_type) = content_type {
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        );
+    }
     Ok(response)
+}
+
+/// A turbo-audio test fixture (`tone.mp3`, `tone.flac`, ...).
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../turbo-audio/tests/fixtures")
+        .join(name)
+}
+
+fn audio_content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("mp3") => "audio/mpeg",
+        Some("flac") => "audio/flac",
+        Some("ogg") => "audio/ogg",
+        Some("m4a") => "audio/mp4",
+        Some("wav") => "audio/wav",
+        _ => "application/octet-stream",
+    }
 }
 
 /// A running test server.
