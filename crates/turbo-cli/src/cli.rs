@@ -12,6 +12,7 @@ Examples:
   turbo demo                          # 10 s against the embedded loopback server
   turbo demo --duration 3 --json      # a short run, machine-readable report
   turbo get http://127.0.0.1:8080/ --timeline
+  turbo audio song.mp3 --out song.wav
   turbo play stop --config sounds.toml
   turbo bench --quick
 
@@ -39,6 +40,18 @@ The body goes to stdout (or FILE); the status line, the headers and the timeline
 to stderr, so the body can be piped. Exit status: 0 for a response below 400, 3 for
 a 4xx or 5xx response (the body is still written), 2 for a bad URL, 1 when the
 request fails (refused, timed out, reset) or the output cannot be written.";
+
+const AUDIO_EXAMPLES: &str = "\
+Examples:
+  turbo audio song.mp3                                 # route, duration, decode speed
+  turbo audio http://127.0.0.1:8080/a.flac --out a.wav
+  turbo audio long.ogg --stream --out long.wav         # decoded chunk by chunk
+
+The clip goes through the audio pipeline: a temp file, the decode policy (inline
+for small clips, a decode worker for larger ones, streaming for long ones), then
+WAV (16-bit PCM) with --out. Exit status: 0 on success, 2 for a bad URL, 3 for a
+4xx or 5xx response, 1 when the file is missing, the download fails, the audio does
+not decode, or the output cannot be written.";
 
 const PLAY_EXAMPLES: &str = "\
 Examples:
@@ -83,6 +96,9 @@ pub enum Command {
     /// Fetch one URL through TurboClient: status, headers, body and timeline
     #[command(after_help = GET_EXAMPLES)]
     Get(GetArgs),
+    /// Download or read a clip, decode it per the policy, and write it as WAV
+    #[command(after_help = AUDIO_EXAMPLES)]
+    Audio(AudioArgs),
     /// Play a notification sound through the throttle; the exit status tells the outcome
     #[command(after_help = PLAY_EXAMPLES)]
     Play(PlayArgs),
@@ -127,6 +143,20 @@ pub struct GetArgs {
     /// Give up after this many seconds (connect, headers and body)
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     pub timeout: Duration,
+}
+
+/// `turbo audio`.
+#[derive(Debug, Args)]
+pub struct AudioArgs {
+    /// An http:// or https:// URL, or a local file
+    #[arg(value_name = "URL|PATH")]
+    pub source: String,
+    /// Write the decoded audio to FILE.wav (16-bit PCM)
+    #[arg(long, value_name = "FILE.wav")]
+    pub out: Option<PathBuf>,
+    /// Stream the clip (decode chunk by chunk) whatever its size or length
+    #[arg(long)]
+    pub stream: bool,
 }
 
 /// `turbo play`.

@@ -78,6 +78,17 @@ pub enum CliError {
         /// How many were checked.
         checked: usize,
     },
+    /// Loading audio failed: the file is missing, the download broke, the audio
+    /// does not decode, or the pipeline could not start.
+    Audio(turbo_audio::pipeline::PipelineError),
+    /// A streaming clip failed to decode midway.
+    AudioDecode(turbo_audio::decode::DecodeError),
+    /// The demo's temp directory could not be created.
+    TempDir(io::Error),
+    /// The demo's main thread could not pump the audio pipeline's queue.
+    Pump(turbo_audio::main_thread::PumpError),
+    /// The demo's workload ended without a report (it panicked or was cancelled).
+    DemoLost(String),
     /// A benchmark case could not run.
     Bench {
         /// The case.
@@ -102,6 +113,11 @@ impl CliError {
             | Self::Runtime(_)
             | Self::Server(_)
             | Self::InvariantsFailed { .. }
+            | Self::Audio(_)
+            | Self::AudioDecode(_)
+            | Self::TempDir(_)
+            | Self::Pump(_)
+            | Self::DemoLost(_)
             | Self::Bench { .. } => EXIT_FAILURE,
         }
     }
@@ -150,6 +166,11 @@ impl fmt::Display for CliError {
             Self::InvariantsFailed { failed, checked } => {
                 write!(f, "{failed} of {checked} demo invariants did not hold")
             }
+            Self::Audio(error) => write!(f, "{error}"),
+            Self::AudioDecode(error) => write!(f, "decoding the stream failed: {error}"),
+            Self::TempDir(error) => write!(f, "cannot create the demo's temp directory: {error}"),
+            Self::Pump(error) => write!(f, "the main thread cannot pump the audio queue: {error}"),
+            Self::DemoLost(reason) => write!(f, "the demo ended without a report: {reason}"),
             Self::Bench { case, reason } => write!(f, "bench case {case} failed: {reason}"),
         }
     }
@@ -161,13 +182,19 @@ impl std::error::Error for CliError {
             Self::Request { source, .. } => Some(source),
             Self::Client(error) => Some(error),
             Self::HostKey { source, .. } => Some(source),
-            Self::Output { source, .. } | Self::Runtime(source) => Some(source),
+            Self::Output { source, .. } | Self::Runtime(source) | Self::TempDir(source) => {
+                Some(source)
+            }
+            Self::Pump(error) => Some(error),
             Self::Server(error) => Some(error),
             Self::Config(error) => Some(error),
             Self::Play(error) => Some(error),
+            Self::Audio(error) => Some(error),
+            Self::AudioDecode(error) => Some(error),
             Self::InvalidUrl { .. }
             | Self::HttpStatus { .. }
             | Self::InvariantsFailed { .. }
+            | Self::DemoLost(_)
             | Self::Bench { .. } => None,
         }
     }

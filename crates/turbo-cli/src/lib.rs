@@ -8,6 +8,7 @@
 //! - `turbo demo` ([`demo`]): the whole stack against four loopback hosts, with a
 //!   report whose invariants decide the exit status;
 //! - `turbo get URL` ([`get`]): one request, streamed;
+//! - `turbo audio URL|PATH` ([`audio`]): a clip through the audio pipeline, to WAV;
 //! - `turbo play KEY` ([`play`]): a notification sound through the throttle;
 //! - `turbo bench` ([`bench`](mod@bench)): the stack raced against tower and hyper-util.
 //!
@@ -24,6 +25,7 @@
 //! # Ok::<(), clap::Error>(())
 //! ```
 
+pub mod audio;
 pub mod bench;
 pub mod cli;
 pub mod demo;
@@ -33,6 +35,7 @@ pub mod play;
 mod progress;
 pub mod samples;
 pub mod server;
+pub mod wav;
 
 pub use error::CliError;
 
@@ -52,7 +55,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
                 concurrency: usize::from(args.concurrency),
                 progress: progress::wanted(args.json),
             };
-            let report = runtime()?.block_on(demo::run(&options))?;
+            let report = demo::run(&options)?;
             let text = if args.json {
                 serde_json::to_string_pretty(&report)
                     .map_err(|e| CliError::output(None, e.into()))?
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
             }
         }
         Command::Get(args) => get::run(&args),
+        Command::Audio(args) => audio::run(&args),
         Command::Play(args) => play::run(&args),
         Command::Bench(args) => {
             let plan = bench::BenchPlan::new(args.quick);

@@ -11,6 +11,7 @@
 //!
 //! Paths:
 //!
+//! - an [`Asset`]'s path: its body, with its content type (the demo's audio);
 //! - `/status/<code>`: that status, with a small JSON body;
 //! - `/bytes/<n>`: `n` bytes (at most 16 MiB) of a repeating pattern;
 //! - anything else: `{"host":"<ip>","path":"<path>","pad":"xx…"}` with `pad=<n>`
@@ -35,7 +36,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -77,6 +78,40 @@ impl HostSpec {
             ip: ip.into(),
             latency,
         }
+    }
+}
+
+/// A fixed body served at an exact path, with its content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    path: String,
+    content_type: &'static str,
+    body: Bytes,
+}
+
+impl Asset {
+    /// `body` at `path` (which starts with `/`).
+    pub fn new(path: &str, content_type: &'static str, body: Bytes) -> Self {
+        Self {
+            path: path.to_owned(),
+            content_type,
+            body,
+        }
+    }
+
+    /// Where it is served.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Whether its body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
     }
 }
 
@@ -179,6 +214,24 @@ impl LoopbackServer {
     ///
     /// [`ServerError::Bind`] if an address cannot be bound.
     pub async fn start(hosts: &[HostSpec]) -> Result<Self, ServerError> {
+        Self::start_with_assets(hosts, Vec::new()).await
+    }
+
+    /// Like [`start`](Self::start), and every host also serves `assets`.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Bind`] if an address cannot be bound.
+    pub async fn start_with_assets(
+        hosts: &[HostSpec],
+        assets: Vec<Asset>,
+    ) -> Result<Self, ServerError> {
+        let assets: Arc<HashMap<String, Asset>> = Arc::new(
+            assets
+                .into_iter()
+                .map(|asset| (asset.path.clone(), asset))
+                .collect(),
+        );
         let global = Arc::new(Gauge::default());
         let mut served = Vec::with_capacity(hosts.len());
         let mut accept_loops = Vec::with_capacity(hosts.len());
@@ -195,6 +248,7 @@ impl LoopbackServer {
                 latency: spec.latency,
                 counters: Arc::clone(&counters),
                 global: Arc::clone(&global),
+                assets: Arc::clone(&assets),
             });
             accept_loops.push(tokio::spawn(accept_loop(listener, host)));
             served.push(ServedHost {
@@ -262,6 +316,7 @@ struct HostState {
     latency: Duration,
     counters: Arc<HostCounters>,
     global: Arc<Gauge>,
+    assets: Arc<HashMap<String, Asset>>,
 }
 
 async fn accept_loop(listener: TcpListener, host: Arc<HostState>) {
@@ -299,7 +354,10 @@ async fn handle(request: Request<Incoming>, host: &HostState) -> Response<Server
         tokio::time::sleep(host.latency).await;
     }
     let path = request.uri().path();
-    let (status, content_type, body) = route(path, request.uri().query(), host.ip);
+    let (status, content_type, body) = match host.assets.get(path) {
+        Some(asset) => (StatusCode::OK, asset.content_type, asset.body.clone()),
+        None => route(path, request.uri().query(), host.ip),
+    };
     let mut response = Response::new(ServerBody::new(body, leave));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -482,6 +540,7 @@ mod tests {
             latency: Duration::ZERO,
             counters: Arc::clone(&counters),
             global: Arc::clone(&global),
+            assets: Arc::default(),
         };
         let mut body = ServerBody::new(Bytes::from(vec![0u8; FRAME * 2 + 1]), Leave::enter(&host));
         assert_eq!(global.now.load(Ordering::Acquire), 1);

@@ -41,6 +41,10 @@ fn a_short_demo_reports_json_whose_invariants_hold() {
         "released_everything",
         "graceful_shutdown",
         "closed_after_shutdown",
+        "audio_loads_succeeded",
+        "every_decode_route_taken",
+        "finalized_on_main_thread",
+        "temp_files_cleaned",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
@@ -109,7 +113,9 @@ fn a_short_demo_reports_json_whose_invariants_hold() {
     let queue = &report["queue"];
     assert_eq!(number(&queue["slots"], "slots"), slots);
     assert_eq!(queue["rejected"], 0);
-    assert_eq!(number(&queue["admitted"], "admitted"), succeeded);
+    // The queue also admitted the audio downloads.
+    let clips = number(&report["audio"]["loads"], "loads");
+    assert_eq!(number(&queue["admitted"], "admitted"), succeeded + clips);
     assert!(number(&queue["queued"], "queued") > 0.0);
 
     // Pools were reused: far fewer contexts and connections than requests.
@@ -121,6 +127,32 @@ fn a_short_demo_reports_json_whose_invariants_hold() {
         let rate = number(&pools[pool]["rate"], pool);
         assert!((rate - reused / (reused + fresh)).abs() < 1e-9);
     }
+    // Audio: every route decoded clips, each finalized on the main thread, and
+    // no temp file is left.
+    let audio = &report["audio"];
+    assert_eq!(audio["failed"], serde_json::json!({}));
+    assert_eq!(
+        number(&audio["finalized_on_main_thread"], "finalized"),
+        clips
+    );
+    assert!(number(&audio["main_thread_tasks"], "tasks") >= clips);
+    let routes: Vec<&str> = audio["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| {
+            assert!(number(&r["loads"], "loads") > 0.0, "{r}");
+            assert!(number(&r["speed_x"], "speed") > 0.0, "{r}");
+            r["route"].as_str().expect("route")
+        })
+        .collect();
+    assert_eq!(routes, ["inline", "worker", "stream"]);
+    let temp = &audio["temp_files"];
+    assert_eq!(temp["orphans"], 0);
+    assert_eq!(temp["active"], 0);
+    assert_eq!(temp["created"], temp["deleted"]);
+    assert!(number(&temp["created"], "created") >= clips);
+
     let connections: f64 = hosts.iter().map(|h| number(&h["connections"], "c")).sum();
     assert_eq!(number(&pools["connections"]["fresh"], "fresh"), connections);
 }

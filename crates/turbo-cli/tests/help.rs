@@ -13,6 +13,7 @@ fn every_command_has_help_with_examples() {
             vec!["get", "--help"],
             "turbo get http://127.0.0.1:8080/items/1",
         ),
+        (vec!["audio", "--help"], "turbo audio song.mp3"),
         (vec!["play", "--help"], "turbo play stop"),
         (vec!["bench", "--help"], "turbo bench --quick"),
     ] {

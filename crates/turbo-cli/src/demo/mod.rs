@@ -3,8 +3,12 @@
 //! Four hosts on 127.0.0.1 to 127.0.0.4, each with its own latency; a
 //! [`TurboClient`] with per-host limits (one host stricter than the others) and a
 //! global queue with fewer slots than the host limits add up to; and more callers
-//! than both allow, each sending requests of all four priorities to random hosts
-//! with bodies of several sizes. The server counts what is in flight per host, so
+//! than both allow, each sending requests of all four priorities to its host
+//! with bodies of several sizes. Three more callers download audio clips through
+//! the same client into an [`AudioPipeline`], which decodes them by policy
+//! (inline, on a worker, or streaming) and finalizes them on the main thread: the
+//! thread that called [`run`], which pumps the pipeline's queue like a host's
+//! frame loop. The server counts what is in flight per host, so
 //! the limits are checked from the far side of the wire. The run ends with a
 //! [`DemoReport`] whose invariants decide the exit status.
 //!
@@ -14,17 +18,18 @@
 //! use std::time::Duration;
 //! use turbo_cli::demo::{self, DemoOptions};
 //!
-//! # let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-//! let report = rt.block_on(demo::run(&DemoOptions {
+//! // This thread becomes the demo's main thread: it pumps the audio queue.
+//! let report = demo::run(&DemoOptions {
 //!     duration: Duration::from_secs(2),
 //!     concurrency: 64,
 //!     progress: false,
-//! }))?;
+//! })?;
 //! assert!(report.ok, "{report}");
 //! println!("{}", serde_json::to_string_pretty(&report)?);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod audio;
 mod report;
 mod workload;
 
@@ -36,8 +41,11 @@ pub use report::{
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
+use turbo_audio::main_thread::MainThread;
+use turbo_audio::pipeline::AudioPipeline;
 use turbo_client::transport::HttpTransport;
 use turbo_client::{Priority, StopMode, TurboClient};
 use turbo_core::{HostKey, Scheme};
@@ -108,21 +116,63 @@ pub struct DemoOptions {
     pub progress: bool,
 }
 
+/// How often the demo's main thread pumps the audio pipeline's queue, like a
+/// host's frame loop.
+const PUMP_EVERY: Duration = Duration::from_millis(2);
+
 /// Runs the demo and returns its report; `report.ok` says whether every invariant
-/// held. Must run inside a multi-threaded tokio runtime with I/O and time enabled.
+/// held. The calling thread plays the host's main thread: it starts a tokio
+/// runtime for the workload and, until the workload ends, pumps the audio
+/// pipeline's [`MainThread`] queue every 2 ms, where the clips are finalized.
 ///
 /// # Errors
 ///
 /// [`CliError::Server`] if the loopback server cannot bind, [`CliError::Client`] if
-/// the client cannot be built.
-pub async fn run(options: &DemoOptions) -> Result<DemoReport, CliError> {
+/// the client cannot be built, [`CliError::Audio`] if the audio pipeline cannot
+/// start.
+pub fn run(options: &DemoOptions) -> Result<DemoReport, CliError> {
+    let runtime = crate::runtime()?;
+    let main = MainThread::new();
+    let workload = runtime.spawn(run_workload(
+        options.clone(),
+        main.clone(),
+        std::thread::current().id(),
+    ));
+    let mut pumps = 0u64;
+    let mut finalized = 0u64;
+    loop {
+        let finished = workload.is_finished();
+        finalized += main.pump().map_err(CliError::Pump)? as u64;
+        pumps += 1;
+        if finished {
+            break;
+        }
+        std::thread::sleep(PUMP_EVERY);
+    }
+    let mut report = runtime
+        .block_on(workload)
+        .map_err(|error| CliError::DemoLost(error.to_string()))??;
+    report.audio.main_thread_pumps = pumps;
+    report.audio.main_thread_tasks = finalized;
+    Ok(report)
+}
+
+/// The workload, on the runtime; finalizations wait for the main thread's pumps.
+async fn run_workload(
+    options: DemoOptions,
+    main: MainThread,
+    main_thread: ThreadId,
+) -> Result<DemoReport, CliError> {
+    let options = &options;
     let specs: Vec<HostSpec> = HOSTS
         .iter()
         .map(|host| HostSpec::new(host.ip, host.latency))
         .collect();
-    let server = LoopbackServer::start(&specs).await?;
+    let assets = audio::assets()?;
+    let asset_paths: Vec<String> = assets.iter().map(|a| a.path().to_owned()).collect();
+    let server = LoopbackServer::start_with_assets(&specs, assets).await?;
     let addrs = server.addrs();
-    let max_queued = options.concurrency.max(1) * 2;
+    let max_queued = (options.concurrency.max(1) + audio::AUDIO_CALLERS) * 2;
 
     let mut builder = TurboClient::builder()
         .max_per_host(HOSTS.iter().map(|h| h.limit).max().unwrap_or(1))
@@ -140,6 +190,17 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, CliError> {
         builder = builder.host_limit(key, host.limit);
     }
     let client = builder.build().map_err(CliError::Client)?;
+
+    // The audio pipeline's temp files go to a directory of the demo's own, so
+    // that files left behind (orphans) can be counted exactly.
+    let temp_dir = tempfile::tempdir().map_err(CliError::TempDir)?;
+    let pipeline = AudioPipeline::builder()
+        .temp_root(temp_dir.path())
+        .policy(audio::policy())
+        .workers(2)
+        .main_thread(main)
+        .build()
+        .map_err(CliError::Audio)?;
 
     let targets: Arc<[Target]> = HOSTS
         .iter()
@@ -170,6 +231,24 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, CliError> {
             ))
         })
         .collect();
+    let audio_callers: Vec<_> = (0..audio::AUDIO_CALLERS)
+        .map(|index| {
+            // Audio callers spread over the hosts, sharing their limits.
+            let addr = addrs[index % addrs.len()];
+            let urls: Arc<[String]> = asset_paths
+                .iter()
+                .map(|path| format!("http://{addr}{path}"))
+                .collect();
+            tokio::spawn(audio::caller(
+                index,
+                client.clone(),
+                pipeline.clone(),
+                urls,
+                deadline,
+                main_thread,
+            ))
+        })
+        .collect();
     let mut results = WorkerResult::default();
     let mut lost_workers = 0u64;
     for worker in workers {
@@ -178,6 +257,20 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, CliError> {
             // A worker cannot panic by construction; should one, its requests are
             // missing from the report and the `no_failed_requests` invariant fails.
             Err(_) => lost_workers += 1,
+        }
+    }
+    let mut audio_results = audio::AudioResult::default();
+    for caller in audio_callers {
+        match caller.await {
+            Ok(result) => audio_results.merge(result),
+            // Counted as a failed load: `audio_loads_succeeded` fails.
+            Err(_) => {
+                audio_results.loads += 1;
+                *audio_results
+                    .failed
+                    .entry("audio_caller_lost".to_owned())
+                    .or_default() += 1;
+            }
         }
     }
     let elapsed = started.elapsed();
@@ -196,6 +289,24 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, CliError> {
         .await;
     let refused_after_shutdown = matches!(&after_shutdown, Err(error) if error.is_closed());
 
+    // Every load has ended; wait for the scheduled temp-file deletions too.
+    let drained = tokio::time::timeout(SHUTDOWN_TIMEOUT, pipeline.drain())
+        .await
+        .is_ok();
+    let temp = pipeline.metrics().temp;
+    let audio = report::AudioInputs {
+        result: audio_results,
+        temp: report::TempFigures {
+            created: temp.created,
+            deleted: temp.deleted,
+            retries: temp.retries,
+            failures: temp.failures,
+            active: temp.active_files,
+            orphans: audio::orphans(pipeline.temp_manager().root()),
+        },
+        drained,
+    };
+
     let hosts = server.hosts();
     let mut report = report::build(report::Inputs {
         options,
@@ -210,6 +321,7 @@ pub async fn run(options: &DemoOptions) -> Result<DemoReport, CliError> {
         server_drained,
         shutdown_done,
         refused_after_shutdown,
+        audio,
     });
     report.ok = report.failed_invariants() == 0;
     Ok(report)

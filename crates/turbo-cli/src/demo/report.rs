@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use turbo_client::{ClientStats, Priority};
 
+use super::audio::{AUDIO_CALLERS, AudioResult, ROUTES};
 use super::workload::{WorkerResult, home_host};
 use super::{DemoOptions, DepthSamples, HOSTS, MAX_IN_FLIGHT};
 use crate::server::HostSnapshot;
@@ -37,6 +38,9 @@ pub struct DemoReport {
     pub queue: QueueReport,
     /// Reuse of pooled contexts, body buffers and connections.
     pub pools: PoolsReport,
+    /// The audio downloads: routes, decode speed, main-thread finalization and
+    /// temp files.
+    pub audio: AudioReport,
     /// Every invariant checked, in order.
     pub invariants: Vec<Invariant>,
 }
@@ -101,7 +105,7 @@ pub struct HostReport {
     pub host: String,
     /// Its artificial latency, milliseconds.
     pub latency_ms: f64,
-    /// Callers that send to this host.
+    /// JSON callers that send to this host (audio callers come on top).
     pub callers: usize,
     /// The client's per-host limit for it.
     pub limit: usize,
@@ -199,6 +203,64 @@ pub struct PoolsReport {
     pub connections: Reuse,
 }
 
+/// The audio downloads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AudioReport {
+    /// Callers downloading audio (besides the JSON callers).
+    pub callers: usize,
+    /// Clips downloaded and loaded.
+    pub loads: u64,
+    /// Loads that failed, by stage (`audio_load`, `audio_decode`, ...).
+    pub failed: BTreeMap<String, u64>,
+    /// Per decode route: `inline`, `worker`, `stream`, in that order.
+    pub routes: Vec<RouteReport>,
+    /// Loads whose clip was finalized on the demo's main thread.
+    pub finalized_on_main_thread: u64,
+    /// Times the main thread pumped the pipeline's queue.
+    pub main_thread_pumps: u64,
+    /// Tasks those pumps ran (finalizations).
+    pub main_thread_tasks: u64,
+    /// The pipeline's temp files, after the run and a drain.
+    pub temp_files: TempReport,
+}
+
+/// One decode route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RouteReport {
+    /// `inline`, `worker` or `stream`.
+    pub route: String,
+    /// Clips that took it.
+    pub loads: u64,
+    /// Their playing time, seconds.
+    pub audio_s: f64,
+    /// Time spent decoding them (streams: opening plus reading through),
+    /// milliseconds.
+    pub decode_ms: f64,
+    /// `audio_s / decode`: how many times faster than real time; `null` without
+    /// loads.
+    pub speed_x: Option<f64>,
+}
+
+/// The temp-file manager's counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TempReport {
+    /// Temp files created.
+    pub created: u64,
+    /// Temp files deleted.
+    pub deleted: u64,
+    /// Deletions retried.
+    pub retries: u64,
+    /// Deletions that gave up.
+    pub failures: u64,
+    /// Files still registered after the drain.
+    pub active: usize,
+    /// Files left in the shard directories after the drain.
+    pub orphans: u64,
+}
+
 /// One checked invariant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invariant {
@@ -277,6 +339,26 @@ impl ClientFigures {
     }
 }
 
+/// The temp-file manager's counts after the drain, and the files on disk.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TempFigures {
+    pub(crate) created: u64,
+    pub(crate) deleted: u64,
+    pub(crate) retries: u64,
+    pub(crate) failures: u64,
+    pub(crate) active: usize,
+    pub(crate) orphans: u64,
+}
+
+/// What the audio side measured.
+#[derive(Debug, Default)]
+pub(crate) struct AudioInputs {
+    pub(crate) result: AudioResult,
+    pub(crate) temp: TempFigures,
+    /// Whether the pipeline's drain finished in time.
+    pub(crate) drained: bool,
+}
+
 /// Everything a run measured, for [`build`].
 pub(crate) struct Inputs<'a> {
     pub(crate) options: &'a DemoOptions,
@@ -291,6 +373,7 @@ pub(crate) struct Inputs<'a> {
     pub(crate) server_drained: bool,
     pub(crate) shutdown_done: bool,
     pub(crate) refused_after_shutdown: bool,
+    pub(crate) audio: AudioInputs,
 }
 
 fn millis(duration: Option<std::time::Duration>) -> Option<f64> {
@@ -313,6 +396,7 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
         server_drained,
         shutdown_done,
         refused_after_shutdown,
+        audio,
     } = inputs;
 
     let mut priorities = Vec::with_capacity(Priority::COUNT);
@@ -456,6 +540,64 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
         "a request after shutdown fails with client_closed",
     ));
 
+    let audio_report = audio_report(&audio);
+    let audio_failed: u64 = audio_report.failed.values().sum();
+    invariants.push(Invariant::check(
+        "audio_loads_succeeded",
+        audio_report.loads > 0 && audio_failed == 0,
+        format!(
+            "{} of {} clips downloaded, decoded and finalized",
+            audio_report.loads - audio_failed,
+            audio_report.loads
+        ),
+    ));
+    let untaken: Vec<&str> = audio_report
+        .routes
+        .iter()
+        .filter(|r| r.loads == 0)
+        .map(|r| r.route.as_str())
+        .collect();
+    invariants.push(Invariant::check(
+        "every_decode_route_taken",
+        untaken.is_empty(),
+        if untaken.is_empty() {
+            "inline, worker and stream each decoded clips".to_owned()
+        } else {
+            format!("no clip took: {}", untaken.join(", "))
+        },
+    ));
+    invariants.push(Invariant::check(
+        "finalized_on_main_thread",
+        audio_report.finalized_on_main_thread == audio_report.loads - audio_failed,
+        format!(
+            "{} of {} clips finalized by the main thread's pump loop",
+            audio_report.finalized_on_main_thread,
+            audio_report.loads - audio_failed
+        ),
+    ));
+    let temp = &audio_report.temp_files;
+    invariants.push(Invariant::check(
+        "temp_files_cleaned",
+        audio.drained
+            && temp.active == 0
+            && temp.orphans == 0
+            && temp.failures == 0
+            && temp.deleted == temp.created,
+        format!(
+            "{} created, {} deleted, {} active, {} orphans, {} failed deletions{}",
+            temp.created,
+            temp.deleted,
+            temp.active,
+            temp.orphans,
+            temp.failures,
+            if audio.drained {
+                ""
+            } else {
+                "; the drain timed out"
+            }
+        ),
+    ));
+
     let connections: u64 = host_reports.iter().map(|h| h.connections).sum();
     let served: u64 = host_reports.iter().map(|h| h.requests).sum();
     let elapsed_s = elapsed.as_secs_f64();
@@ -492,7 +634,42 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
             buffers: Reuse::new(client.buffers.0, client.buffers.1),
             connections: Reuse::new(served.saturating_sub(connections), connections),
         },
+        audio: audio_report,
         invariants,
+    }
+}
+
+fn audio_report(audio: &AudioInputs) -> AudioReport {
+    let result = &audio.result;
+    let routes = ROUTES
+        .iter()
+        .zip(&result.routes)
+        .map(|(route, figures)| RouteReport {
+            route: route.name().to_owned(),
+            loads: figures.loads,
+            audio_s: figures.audio.as_secs_f64(),
+            decode_ms: figures.decode.as_secs_f64() * 1e3,
+            speed_x: (figures.loads > 0 && !figures.decode.is_zero())
+                .then(|| figures.audio.as_secs_f64() / figures.decode.as_secs_f64()),
+        })
+        .collect();
+    let temp = audio.temp;
+    AudioReport {
+        callers: AUDIO_CALLERS,
+        loads: result.loads,
+        failed: result.failed.clone(),
+        routes,
+        finalized_on_main_thread: result.finalized_on_main,
+        main_thread_pumps: 0,
+        main_thread_tasks: 0,
+        temp_files: TempReport {
+            created: temp.created,
+            deleted: temp.deleted,
+            retries: temp.retries,
+            failures: temp.failures,
+            active: temp.active,
+            orphans: temp.orphans,
+        },
     }
 }
 
@@ -597,6 +774,42 @@ impl fmt::Display for DemoReport {
             p.connections.fresh
         )?;
 
+        let a = &self.audio;
+        let audio_failed: u64 = a.failed.values().sum();
+        writeln!(
+            f,
+            "\naudio: {} callers, {} clips, {} failed; {} finalized on the main thread ({} pumps ran {} tasks)",
+            a.callers,
+            a.loads,
+            audio_failed,
+            a.finalized_on_main_thread,
+            a.main_thread_pumps,
+            a.main_thread_tasks
+        )?;
+        writeln!(
+            f,
+            "  {:<8} {:>6} {:>9} {:>10} {:>19}",
+            "route", "clips", "audio s", "decode ms", "speed (x realtime)"
+        )?;
+        for r in &a.routes {
+            writeln!(
+                f,
+                "  {:<8} {:>6} {:>9.1} {:>10.1} {:>19}",
+                r.route,
+                r.loads,
+                r.audio_s,
+                r.decode_ms,
+                r.speed_x
+                    .map_or_else(|| "-".to_owned(), |x| format!("{x:.0}x"))
+            )?;
+        }
+        let t = &a.temp_files;
+        writeln!(
+            f,
+            "temp files: {} created, {} deleted, {} retries, {} failed, {} active, orphans: {}",
+            t.created, t.deleted, t.retries, t.failures, t.active, t.orphans
+        )?;
+
         writeln!(f, "\ninvariants")?;
         for i in &self.invariants {
             let mark = if i.held { "ok  " } else { "FAIL" };
@@ -631,6 +844,7 @@ mod tests {
         results: WorkerResult,
         server_peak: usize,
         flags: [bool; 3],
+        audio: AudioInputs,
     }
 
     impl Run {
@@ -682,6 +896,24 @@ mod tests {
                 results,
                 server_peak: MAX_IN_FLIGHT,
                 flags: [true; 3],
+                audio: AudioInputs {
+                    result: AudioResult {
+                        loads: 9,
+                        failed: BTreeMap::new(),
+                        routes: [3, 3, 3].map(|loads| super::super::audio::RouteFigures {
+                            loads,
+                            audio: Duration::from_secs(loads),
+                            decode: Duration::from_millis(10 * loads),
+                        }),
+                        finalized_on_main: 9,
+                    },
+                    temp: TempFigures {
+                        created: 9,
+                        deleted: 9,
+                        ..TempFigures::default()
+                    },
+                    drained: true,
+                },
             }
         }
 
@@ -699,6 +931,7 @@ mod tests {
                 server_drained: self.flags[0],
                 shutdown_done: self.flags[1],
                 refused_after_shutdown: self.flags[2],
+                audio: self.audio,
             })
         }
     }
@@ -719,18 +952,20 @@ mod tests {
     fn a_clean_run_holds_every_invariant() {
         let report = Run::clean().report();
         assert_eq!(failed(&report), Vec::<&str>::new(), "{report}");
-        assert_eq!(report.invariants.len(), 13);
+        assert_eq!(report.invariants.len(), 17);
+        assert_eq!(report.audio.routes[2].route, "stream");
+        assert_eq!(report.audio.routes[2].speed_x, Some(100.0));
         assert_eq!(report.totals.succeeded, 400);
         assert_eq!(report.priorities[0].p50_ms, Some(50.0));
         assert_eq!(report.hosts[3].callers, 8);
         assert_eq!(report.pools.connections.fresh, 14);
         assert_eq!(report.pools.connections.reused, 386);
-        assert!(report.to_string().ends_with("all 13 invariants held"));
+        assert!(report.to_string().ends_with("all 17 invariants held"));
     }
 
     #[test]
     fn each_violation_fails_its_own_invariant() {
-        let cases: [(&str, Breaker); 10] = [
+        let cases: [(&str, Breaker); 15] = [
             ("per_host_limit:127.0.0.4:40003", |run| {
                 run.hosts[3].peak_in_flight = 3
             }),
@@ -751,6 +986,20 @@ mod tests {
             ("server_drained", |run| run.flags[0] = false),
             ("graceful_shutdown", |run| run.flags[1] = false),
             ("closed_after_shutdown", |run| run.flags[2] = false),
+            ("audio_loads_succeeded", |run| {
+                run.audio.result.loads += 1;
+                run.audio.result.failed.insert("audio_load".to_owned(), 1);
+            }),
+            ("every_decode_route_taken", |run| {
+                run.audio.result.routes[1].loads = 0;
+                run.audio.result.loads -= 3;
+                run.audio.result.finalized_on_main -= 3;
+            }),
+            ("finalized_on_main_thread", |run| {
+                run.audio.result.finalized_on_main -= 1
+            }),
+            ("temp_files_cleaned", |run| run.audio.temp.orphans = 1),
+            ("temp_files_cleaned", |run| run.audio.temp.deleted -= 1),
         ];
         for (name, break_it) in cases {
             let mut run = Run::clean();
@@ -760,7 +1009,7 @@ mod tests {
             assert!(
                 report
                     .to_string()
-                    .ends_with("1 of 13 invariants did not hold")
+                    .ends_with("1 of 17 invariants did not hold")
             );
         }
     }
@@ -781,6 +1030,7 @@ mod tests {
         assert_eq!(
             keys(&json),
             [
+                "audio",
                 "config",
                 "hosts",
                 "invariants",
@@ -855,6 +1105,29 @@ mod tests {
             ["fresh", "rate", "reused"]
         );
         assert_eq!(keys(&json["invariants"][0]), ["detail", "held", "name"]);
+        assert_eq!(
+            keys(&json["audio"]),
+            [
+                "callers",
+                "failed",
+                "finalized_on_main_thread",
+                "loads",
+                "main_thread_pumps",
+                "main_thread_tasks",
+                "routes",
+                "temp_files"
+            ]
+        );
+        assert_eq!(
+            keys(&json["audio"]["routes"][0]),
+            ["audio_s", "decode_ms", "loads", "route", "speed_x"]
+        );
+        assert_eq!(
+            keys(&json["audio"]["temp_files"]),
+            [
+                "active", "created", "deleted", "failures", "orphans", "retries"
+            ]
+        );
         // And it reads back.
         let back: DemoReport = serde_json::from_value(json).unwrap();
         assert_eq!(back.schema, SCHEMA);

@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use turbo_cli::server::{HostSpec, LoopbackServer};
+use turbo_cli::server::{Asset, HostSpec, LoopbackServer};
 
 /// Runs `turbo` with `args`, with backtraces switched on so that a panic would
 /// show one; stdout and stderr are pipes (so no progress bars).
@@ -49,16 +49,21 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Self {
+        Self::with_assets(Vec::new())
+    }
+
+    /// A server that also serves `assets`.
+    pub fn with_assets(assets: Vec<Asset>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
         let server = runtime
-            .block_on(LoopbackServer::start(&[HostSpec::new(
-                [127, 0, 0, 1],
-                Duration::ZERO,
-            )]))
+            .block_on(LoopbackServer::start_with_assets(
+                &[HostSpec::new([127, 0, 0, 1], Duration::ZERO)],
+                assets,
+            ))
             .expect("server");
         Self { server, runtime }
     }
@@ -74,4 +79,11 @@ pub fn refused_url() -> String {
     let addr = listener.local_addr().expect("addr");
     drop(listener);
     format!("http://{addr}/")
+}
+
+/// A decode fixture of turbo-audio.
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../turbo-audio/tests/fixtures")
+        .join(name)
 }

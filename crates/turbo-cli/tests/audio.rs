@@ -1,0 +1,111 @@
+//! `turbo audio`: local files and downloads through the pipeline, WAV output,
+//! and the error paths (missing file, unsupported audio, bad URL, error status).
+
+mod common;
+
+use bytes::Bytes;
+use common::{Server, assert_user_error, fixture, refused_url, stderr, stdout, turbo};
+use turbo_cli::server::Asset;
+
+fn read_wav(path: &std::path::Path) -> (hound::WavSpec, Vec<i16>) {
+    let mut reader = hound::WavReader::open(path).expect("a WAV file");
+    let spec = reader.spec();
+    let samples = reader
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .expect("16-bit samples");
+    (spec, samples)
+}
+
+#[test]
+fn a_local_clip_is_decoded_and_written_as_wav() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("tone.wav");
+    let source = fixture("tone.mp3");
+    let output = turbo(&[
+        "audio",
+        source.to_str().expect("UTF-8 path"),
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(text.starts_with("mp3, 22050 Hz, 2 ch, 1.00 s"), "{text}");
+    assert!(text.contains("route inline"), "{text}");
+    assert!(text.contains("x realtime"), "{text}");
+    let (spec, samples) = read_wav(&out);
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (22_050, 2, 16)
+    );
+    assert_eq!(samples.len(), 22_050 * 2);
+    // A tone, not silence.
+    assert!(samples.iter().any(|&s| s.unsigned_abs() > 1000));
+}
+
+#[test]
+fn a_download_streams_when_asked() {
+    let wav = std::fs::read(fixture("tone.wav")).expect("fixture");
+    let server = Server::with_assets(vec![Asset::new(
+        "/clips/tone.wav",
+        "audio/wav",
+        Bytes::from(wav),
+    )]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("copy.wav");
+    let url = server.url("/clips/tone.wav");
+    let output = turbo(&[
+        "audio",
+        &url,
+        "--stream",
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(text.contains("route stream"), "{text}");
+    let (_, copied) = read_wav(&out);
+    let (_, original) = read_wav(&fixture("tone.wav"));
+    // 16-bit PCM survives decode and re-encode exactly.
+    assert_eq!(copied.len(), original.len());
+    let first_difference = copied.iter().zip(&original).position(|(a, b)| a != b);
+    assert_eq!(first_difference, None, "samples differ");
+    assert_eq!(server.server.hosts()[0].requests, 1);
+}
+
+#[test]
+fn audio_errors_are_one_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("missing.mp3");
+    let output = turbo(&["audio", missing.to_str().expect("UTF-8 path")]);
+    assert_user_error(&output, 1, "missing.mp3");
+
+    let opus = fixture("unsupported-opus.ogg");
+    let output = turbo(&["audio", opus.to_str().expect("UTF-8 path")]);
+    assert_user_error(&output, 1, "unsupported audio");
+
+    let output = turbo(&["audio", "ftp://example.com/a.mp3"]);
+    assert_user_error(&output, 2, "unsupported scheme");
+
+    let output = turbo(&["audio", &format!("{}a.mp3", refused_url())]);
+    assert_user_error(&output, 1, "could not connect");
+
+    let server = Server::start();
+    let output = turbo(&["audio", &server.url("/status/404")]);
+    assert_user_error(&output, 3, "404 Not Found");
+}
+
+#[test]
+fn an_unwritable_output_fails_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("no-such-dir").join("x.wav");
+    let source = fixture("tone.flac");
+    let output = turbo(&[
+        "audio",
+        source.to_str().expect("UTF-8 path"),
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ]);
+    assert_user_error(&output, 1, "cannot write");
+    assert!(!out.exists());
+}
