@@ -1,13 +1,13 @@
-//! `turbo audio URL|PATH [--out FILE.wav] [--stream]`: downloads (through
-//! [`TurboClient`]) or reads a clip, loads it through the
-//! [`AudioPipeline`] (temp file, decode
-//! policy, workers), optionally writes it as WAV, and prints the route, the
-//! duration and the decode speed.
+//! `turbo audio URL|PATH [--out FILE.wav] [--stream]`: downloads a clip through
+//! [`TurboClient::get_audio`] (the whole stack, the body streamed into the
+//! pipeline's temp file) or reads a local one, loads it through the
+//! [`AudioPipeline`] (temp file, decode policy, workers), optionally writes it as
+//! WAV, and prints the route, the duration and the decode speed.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use turbo_audio::pipeline::{AudioPipeline, AudioRequest, FinalizeOn, LoadedAudio};
+use turbo_audio::pipeline::{Audio, AudioPipeline, FinalizeOn, LoadReport};
 use turbo_audio::policy::{DecodePolicy, Route};
 use turbo_client::{StopMode, TurboClient};
 
@@ -52,88 +52,62 @@ pub fn run(args: &AudioArgs) -> Result<u8, CliError> {
 
 async fn load_and_write(pipeline: &AudioPipeline, args: &AudioArgs) -> Result<u8, CliError> {
     let started = Instant::now();
-    let mut loaded = if is_url(&args.source) {
+    let (mut audio, report) = if is_url(&args.source) {
         download(pipeline, &args.source).await?
     } else {
-        pipeline
+        let loaded = pipeline
             .load_path(Path::new(&args.source))
             .await
-            .map_err(CliError::Audio)?
+            .map_err(CliError::Audio)?;
+        (loaded.audio, loaded.report)
     };
-    let written = match &args.out {
-        Some(path) => Some(wav::write_audio(&mut loaded.audio, path)?),
-        None => None,
+    let samples = match &args.out {
+        Some(path) => wav::write_audio(&mut audio, path)?,
+        None => wav::drain_audio(&mut audio)?,
     };
-    let streamed = match written {
-        Some(samples) => samples,
-        None => wav::drain_audio(&mut loaded.audio)?,
-    };
-    println!("{}", summary(&loaded, streamed, started.elapsed()));
+    println!("{}", summary(&audio, &report, samples, started.elapsed()));
     if let Some(path) = &args.out {
         println!(
             "wrote {} ({} frames, 16-bit PCM)",
             path.display(),
-            streamed.frames
+            samples.frames
         );
     }
     Ok(0)
 }
 
-async fn download(pipeline: &AudioPipeline, url: &str) -> Result<LoadedAudio, CliError> {
+/// Downloads through the whole client stack into `pipeline`
+/// ([`RequestBuilder::send_audio`](turbo_client::RequestBuilder::send_audio)).
+async fn download(pipeline: &AudioPipeline, url: &str) -> Result<(Audio, LoadReport), CliError> {
     let client = TurboClient::builder()
         .timeout(Duration::from_secs(120))
+        .audio_pipeline(pipeline.clone())
         .build()
         .map_err(CliError::Client)?;
-    let request_error = |source| CliError::Request {
-        url: url.to_owned(),
-        source,
-    };
-    let result = async {
-        let response = client
-            .get(url)
-            .send()
-            .await
-            .map_err(request_error)?
-            .error_for_status()
-            .map_err(|e| match e.status_code() {
-                Some(status) => CliError::HttpStatus {
-                    url: url.to_owned(),
-                    status,
-                },
-                None => request_error(e),
-            })?;
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let length = response
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok());
-        let request = AudioRequest::url(url)
-            .with_content_type(content_type.as_deref())
-            .with_expected_len(length);
-        pipeline
-            .load_body(response.into_body(), request)
-            .await
-            .map_err(CliError::Audio)
-    }
-    .await;
+    let result = client.get_audio(url).await;
     client.shutdown(StopMode::CancelPending).await;
-    result
+    match result {
+        Ok(download) => Ok((download.audio, download.report)),
+        Err(error) => Err(match error.status_code() {
+            Some(status) => CliError::HttpStatus {
+                url: url.to_owned(),
+                status,
+            },
+            None => CliError::Request {
+                url: url.to_owned(),
+                source: error,
+            },
+        }),
+    }
 }
 
 /// The lines `turbo audio` prints: format, duration, route and decode speed.
-fn summary(loaded: &LoadedAudio, streamed: wav::Samples, total: Duration) -> String {
-    let report = &loaded.report;
-    let audio = &loaded.audio;
+fn summary(audio: &Audio, report: &LoadReport, samples: wav::Samples, total: Duration) -> String {
     let rate = audio.sample_rate().max(1);
-    let duration = Duration::from_secs_f64(streamed.frames as f64 / f64::from(rate));
+    let duration = Duration::from_secs_f64(samples.frames as f64 / f64::from(rate));
     // Decoded on load: the pipeline's decode time; streaming: opening plus the
     // reads that decoded it.
-    let decode = report.decode_time + streamed.decode;
+    let decode = report.decode_time + samples.decode;
     format!(
         "{}, {} Hz, {} ch, {:.2} s, {} bytes\nroute {} (ran {}), decoded in {:.1} ms = {} realtime; {:.1} ms in all",
         audio.format(),

@@ -1,7 +1,8 @@
-//! The demo's audio: three callers download clips through the same
-//! [`TurboClient`] (so they share its host limits and queue) and load them
-//! through an [`AudioPipeline`] whose clips are finalized on the main thread,
-//! which the demo's pump loop drives.
+//! The demo's audio: three callers download clips with
+//! [`send_audio`](turbo_client::RequestBuilder::send_audio) through the same
+//! [`TurboClient`] (so they share its host limits and queue) into the client's
+//! audio pipeline, whose clips are finalized on the main thread, which the demo's
+//! pump loop drives.
 //!
 //! The clips are the decode fixtures of `turbo-audio` plus a 40 s WAV generated
 //! at start. The demo's [`policy`] is the default one with the worker threshold
@@ -16,7 +17,6 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use turbo_audio::pipeline::{AudioPipeline, AudioRequest};
 use turbo_audio::policy::{DecodePolicy, Route};
 use turbo_client::transport::HttpTransport;
 use turbo_client::{Priority, TurboClient};
@@ -131,7 +131,6 @@ impl AudioResult {
 pub(crate) async fn caller(
     index: usize,
     client: TurboClient<HttpTransport>,
-    pipeline: AudioPipeline,
     urls: std::sync::Arc<[String]>,
     deadline: Instant,
     main_thread: ThreadId,
@@ -145,7 +144,7 @@ pub(crate) async fn caller(
         let url = &urls[next % urls.len()];
         next += 1;
         result.loads += 1;
-        match load_one(&client, &pipeline, url).await {
+        match load_one(&client, url).await {
             Ok((route, finalized_on, figures)) => {
                 // A route this demo does not know (the enum may grow) counts as
                 // a failure rather than being filed under another route.
@@ -170,39 +169,27 @@ pub(crate) async fn caller(
     }
 }
 
-/// One clip: download, load, decode through. The route, the finalizing thread,
-/// and (playing time, decode time); or the failure's kind.
+/// One clip: downloaded through the client into its pipeline
+/// ([`RequestBuilder::send_audio`](turbo_client::RequestBuilder::send_audio)),
+/// then decoded through. The route, the finalizing thread, and (playing time,
+/// decode time); or the failure's kind.
 async fn load_one(
     client: &TurboClient<HttpTransport>,
-    pipeline: &AudioPipeline,
     url: &str,
 ) -> Result<(Route, ThreadId, (Duration, Duration)), String> {
-    let response = client
+    let mut download = client
         .get(url)
         .priority(Priority::Normal)
-        .send()
+        .send_audio()
         .await
         .map_err(|e| format!("audio_{}", e.kind().as_str()))?;
-    if response.status() != http::StatusCode::OK {
-        return Err("audio_status".to_owned());
-    }
-    let content_type = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let request = AudioRequest::url(url).with_content_type(content_type.as_deref());
-    let mut loaded = pipeline
-        .load_body(response.into_body(), request)
-        .await
-        .map_err(|_| "audio_load".to_owned())?;
-    let drained = wav::drain_audio(&mut loaded.audio).map_err(|_| "audio_decode".to_owned())?;
-    let rate = f64::from(loaded.audio.sample_rate().max(1));
+    let drained = wav::drain_audio(&mut download.audio).map_err(|_| "audio_decode".to_owned())?;
+    let rate = f64::from(download.audio.sample_rate().max(1));
     let playing = Duration::from_secs_f64(drained.frames as f64 / rate);
     Ok((
-        loaded.report.route,
-        loaded.report.finalized_on,
-        (playing, loaded.report.decode_time + drained.decode),
+        download.report.route,
+        download.report.finalized_on,
+        (playing, download.report.decode_time + drained.decode),
     ))
 }
 

@@ -174,7 +174,19 @@ async fn run_workload(
     let addrs = server.addrs();
     let max_queued = (options.concurrency.max(1) + audio::AUDIO_CALLERS) * 2;
 
+    // The audio pipeline's temp files go to a directory of the demo's own, so
+    // that files left behind (orphans) can be counted exactly.
+    let temp_dir = tempfile::tempdir().map_err(CliError::TempDir)?;
+    let pipeline = AudioPipeline::builder()
+        .temp_root(temp_dir.path())
+        .policy(audio::policy())
+        .workers(2)
+        .main_thread(main)
+        .build()
+        .map_err(CliError::Audio)?;
+
     let mut builder = TurboClient::builder()
+        .audio_pipeline(pipeline.clone())
         .max_per_host(HOSTS.iter().map(|h| h.limit).max().unwrap_or(1))
         .max_in_flight(MAX_IN_FLIGHT)
         .max_queued(max_queued)
@@ -190,17 +202,6 @@ async fn run_workload(
         builder = builder.host_limit(key, host.limit);
     }
     let client = builder.build().map_err(CliError::Client)?;
-
-    // The audio pipeline's temp files go to a directory of the demo's own, so
-    // that files left behind (orphans) can be counted exactly.
-    let temp_dir = tempfile::tempdir().map_err(CliError::TempDir)?;
-    let pipeline = AudioPipeline::builder()
-        .temp_root(temp_dir.path())
-        .policy(audio::policy())
-        .workers(2)
-        .main_thread(main)
-        .build()
-        .map_err(CliError::Audio)?;
 
     let targets: Arc<[Target]> = HOSTS
         .iter()
@@ -242,7 +243,6 @@ async fn run_workload(
             tokio::spawn(audio::caller(
                 index,
                 client.clone(),
-                pipeline.clone(),
                 urls,
                 deadline,
                 main_thread,
