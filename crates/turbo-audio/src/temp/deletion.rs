@@ -62,6 +62,29 @@ pub(crate) struct Pending {
     queue: Mutex<Vec<Arc<FileMeta>>>,
     /// Whether a drainer task is running (or spawned).
     draining: AtomicBool,
+    /// Creates whose blocking step has not finished: a create whose caller went
+    /// away still makes its file and then schedules its deletion, so a drain
+    /// waits for it too.
+    creating: AtomicUsize,
+}
+
+/// Counts one create as in flight until dropped; see [`Pending::creating`].
+pub(crate) struct CreateHold(Arc<Shared>);
+
+impl CreateHold {
+    pub(crate) fn new(shared: &Arc<Shared>) -> Self {
+        shared.pending.creating.fetch_add(1, Ordering::AcqRel);
+        CreateHold(Arc::clone(shared))
+    }
+}
+
+impl Drop for CreateHold {
+    fn drop(&mut self) {
+        let pending = &self.0.pending;
+        if pending.creating.fetch_sub(1, Ordering::AcqRel) == 1 && pending.len() == 0 {
+            pending.drained.notify_waiters();
+        }
+    }
 }
 
 impl Pending {
@@ -73,14 +96,14 @@ impl Pending {
         self.since.iter().map(|entry| entry.value().elapsed()).max()
     }
 
-    /// Resolves once nothing is pending.
+    /// Resolves once nothing is pending and no create is still running.
     pub(crate) async fn drained(&self) {
         loop {
             let mut notified = pin!(self.drained.notified());
             // Registered before the check, so a wake-up between the check and
             // the await is not lost.
             notified.as_mut().enable();
-            if self.len() == 0 {
+            if self.len() == 0 && self.creating.load(Ordering::Acquire) == 0 {
                 return;
             }
             notified.await;
@@ -103,7 +126,9 @@ fn settle(shared: &Shared, meta: &FileMeta) {
         .bytes_on_disk
         .fetch_sub(meta.size(), Ordering::Relaxed);
     shared.pending.since.remove(&meta.id);
-    if shared.pending.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+    if shared.pending.count.fetch_sub(1, Ordering::AcqRel) == 1
+        && shared.pending.creating.load(Ordering::Acquire) == 0
+    {
         shared.pending.drained.notify_waiters();
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tracing::warn;
 
-use super::deletion::{Pending, RetryPolicy};
+use super::deletion::{CreateHold, Pending, RetryPolicy};
 use super::error::{TempError, TempOp};
 use super::ext::sanitize_extension;
 use super::file::TempFile;
@@ -359,23 +359,35 @@ impl TempFileManager {
             let shard_index = usize::try_from(id % shared.shards.len() as u64).unwrap_or(0);
             dir = shared.shards[shard_index].clone();
             let path = dir.join(shared.session.file_name(id, &ext));
-            let fs = Arc::clone(&shared.fs);
+            // The handle is made on the blocking thread, right after the file: if
+            // this future is dropped mid-create, the finished task's output (the
+            // handle) is dropped with it, which schedules the file's deletion. Made
+            // here instead, the file would outlive a cancelled create unregistered.
+            // The hold keeps `drain_deletions` waiting until that handle exists
+            // (and, if nobody takes it, its deletion is scheduled): it drops
+            // after the handle in the returned tuple.
+            let owned = Arc::clone(shared);
+            let hold = CreateHold::new(shared);
+            let owner = owner.to_owned();
             let target = path.clone();
             let created = shared
                 .io
-                .run(TempOp::Create, &path, move || fs.create_new(&target))
+                .run(TempOp::Create, &path, move || {
+                    let made = owned.fs.create_new(&target).map(|file| {
+                        let meta = Arc::new(FileMeta::new(id, target, &owner));
+                        owned.registry.insert(Arc::clone(&meta));
+                        Stats::bump(&owned.stats.created);
+                        TempFile::new(owned, meta, file)
+                    });
+                    (made, hold)
+                })
                 .await?;
             match created {
-                Ok(file) => {
-                    let meta = Arc::new(FileMeta::new(id, path, owner));
-                    shared.registry.insert(Arc::clone(&meta));
-                    Stats::bump(&shared.stats.created);
-                    return Ok(TempFile::new(Arc::clone(shared), meta, file));
-                }
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                (Ok(file), _hold) => return Ok(file),
+                (Err(error), _) if error.kind() == io::ErrorKind::AlreadyExists => {
                     warn!(path = %path.display(), op = "create", "temp-file name taken; trying the next");
                 }
-                Err(error) => return Err(TempError::io(TempOp::Create, path, error)),
+                (Err(error), _) => return Err(TempError::io(TempOp::Create, path, error)),
             }
         }
         Err(TempError::NamesExhausted { dir })
