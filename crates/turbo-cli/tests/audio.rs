@@ -4,8 +4,40 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Server, assert_user_error, fixture, refused_url, stderr, stdout, turbo};
+use common::{Server, assert_user_error, fixture, refused_url, stderr, stdout, turbo_with_env};
 use turbo_cli::server::Asset;
+
+/// Runs `turbo` with the pipeline's temp root (the platform cache directory,
+/// `$XDG_CACHE_HOME` on Linux) inside a temp dir of the test, and checks that
+/// no temp file is left there afterwards.
+fn turbo(args: &[&str]) -> std::process::Output {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let output = turbo_with_env(args, &[("XDG_CACHE_HOME", cache.path())]);
+    let shards = cache.path().join("turbo");
+    if output.status.success() {
+        // The pipeline's temp directory was really made there.
+        assert!(shards.is_dir(), "no temp directory under XDG_CACHE_HOME");
+    }
+    let left: Vec<_> = std::fs::read_dir(&shards)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.len() == 2 && name.chars().all(|c| c.is_ascii_hexdigit())
+        })
+        .flat_map(|shard| {
+            std::fs::read_dir(shard.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|file| file.path())
+        .collect();
+    assert!(left.is_empty(), "temp files left behind: {left:?}");
+    output
+}
 
 fn read_wav(path: &std::path::Path) -> (hound::WavSpec, Vec<i16>) {
     let mut reader = hound::WavReader::open(path).expect("a WAV file");

@@ -10,11 +10,17 @@ use turbo_cli::server::{Asset, HostSpec, LoopbackServer};
 /// Runs `turbo` with `args`, with backtraces switched on so that a panic would
 /// show one; stdout and stderr are pipes (so no progress bars).
 pub fn turbo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_turbo"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("the turbo binary runs")
+    turbo_with_env(args, &[])
+}
+
+/// [`turbo`] with extra environment variables.
+pub fn turbo_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_turbo"));
+    command.args(args).env("RUST_BACKTRACE", "1");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("the turbo binary runs")
 }
 
 pub fn stdout(output: &Output) -> String {
