@@ -211,7 +211,8 @@ pub struct AudioReport {
     pub callers: usize,
     /// Clips downloaded and loaded.
     pub loads: u64,
-    /// Loads that failed, by stage (`audio_load`, `audio_decode`, ...).
+    /// Loads that failed, by the client's error kind with an `audio_` prefix
+    /// (`audio_decode`, `audio_body`, `audio_connect`, ...).
     pub failed: BTreeMap<String, u64>,
     /// Per decode route: `inline`, `worker`, `stream`, in that order.
     pub routes: Vec<RouteReport>,
@@ -988,7 +989,7 @@ mod tests {
             ("closed_after_shutdown", |run| run.flags[2] = false),
             ("audio_loads_succeeded", |run| {
                 run.audio.result.loads += 1;
-                run.audio.result.failed.insert("audio_load".to_owned(), 1);
+                run.audio.result.failed.insert("audio_decode".to_owned(), 1);
             }),
             ("every_decode_route_taken", |run| {
                 run.audio.result.routes[1].loads = 0;
