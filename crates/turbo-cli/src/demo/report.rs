@@ -548,7 +548,7 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
         audio_report.loads > 0 && audio_failed == 0,
         format!(
             "{} of {} clips downloaded, decoded and finalized",
-            audio_report.loads - audio_failed,
+            audio_report.loads.saturating_sub(audio_failed),
             audio_report.loads
         ),
     ));
@@ -569,11 +569,11 @@ pub(crate) fn build(inputs: Inputs<'_>) -> DemoReport {
     ));
     invariants.push(Invariant::check(
         "finalized_on_main_thread",
-        audio_report.finalized_on_main_thread == audio_report.loads - audio_failed,
+        audio_report.finalized_on_main_thread == audio_report.loads.saturating_sub(audio_failed),
         format!(
             "{} of {} clips finalized by the main thread's pump loop",
             audio_report.finalized_on_main_thread,
-            audio_report.loads - audio_failed
+            audio_report.loads.saturating_sub(audio_failed)
         ),
     ));
     let temp = &audio_report.temp_files;
