@@ -11,8 +11,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use loom::sync::{Arc, Mutex};
 use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::{Arc, Mutex};
 use loom::thread;
 use turbo_limit::{AcquireError, Priority, PrioritySemaphore, StopMode};
 
@@ -108,9 +108,7 @@ fn close_cancels_waiters_and_keeps_holders() {
 /// create it) and try for a permit. In the crate the handle is cloned under the lock
 /// and tried after it; eviction then sees the clone in the reference count, which
 /// trying under the lock stands in for here.
-fn through_map(
-    map: &Mutex<Option<PrioritySemaphore>>,
-) -> Option<turbo_limit::PriorityPermit> {
+fn through_map(map: &Mutex<Option<PrioritySemaphore>>) -> Option<turbo_limit::PriorityPermit> {
     let mut entry = map.lock().unwrap();
     let semaphore = entry.get_or_insert_with(|| PrioritySemaphore::new(1));
     semaphore.try_acquire().ok()
