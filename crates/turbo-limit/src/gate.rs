@@ -115,21 +115,16 @@ where
         request: Request<ReqBody>,
         release_at: ReleaseAt,
     ) -> Self {
+        let refused = match semaphore.try_acquire_owned() {
+            Ok(permit) => return Self::admitted::<A>(permit, service, request, release_at),
+            Err(refused) => refused,
+        };
         let context = RequestContext::of(&request).cloned();
-        let state = match semaphore.try_acquire_owned() {
-            Ok(permit) => {
-                if let Some(ctx) = context.as_ref() {
-                    ctx.record(A::ADMIT_EVENT);
-                }
-                State::Calling {
-                    future: service.call(request),
-                    permit: Some(permit),
-                }
-            }
-            Err((_, TryAcquireError::Closed)) => State::Refused {
+        let state = match refused {
+            (_, TryAcquireError::Closed) => State::Refused {
                 error: Some(LimitError::Closed),
             },
-            Err((semaphore, TryAcquireError::NoPermits)) => {
+            (semaphore, TryAcquireError::NoPermits) => {
                 if let Some(ctx) = context.as_ref() {
                     ctx.record(A::WAIT_EVENT);
                 }
@@ -158,6 +153,29 @@ impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
 {
+    /// Calls the ready `service` at once with a permit already taken.
+    #[inline]
+    pub(crate) fn admitted<A: Admission>(
+        permit: PriorityPermit,
+        service: &mut S,
+        request: Request<ReqBody>,
+        release_at: ReleaseAt,
+    ) -> Self {
+        let context = RequestContext::of(&request).cloned();
+        if let Some(ctx) = context.as_ref() {
+            ctx.record(A::ADMIT_EVENT);
+        }
+        Self {
+            state: State::Calling {
+                future: service.call(request),
+                permit: Some(permit),
+            },
+            context,
+            release_at,
+            admit_event: A::ADMIT_EVENT,
+        }
+    }
+
     pub(crate) fn refuse(error: LimitError<S::Error>) -> Self {
         Self {
             state: State::Refused { error: Some(error) },

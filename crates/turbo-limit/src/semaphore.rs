@@ -15,9 +15,13 @@
 //! - A waiter that is granted a permit but dropped before it saw the grant passes
 //!   the permit on (to the next waiter, or back to the word), so cancellation never
 //!   loses a permit and never holds one.
+//! - [`close_if_idle`](PrioritySemaphore::close_if_idle) sets `CLOSED` only by a
+//!   compare-and-swap from a word with every permit free and no `WAITERS`: each
+//!   acquisition's compare-and-swap is ordered before it (and then it fails) or
+//!   after it (and then the acquisition fails). The host limit evicts by it.
 //!
 //! `tests/loom.rs` checks these rules under every interleaving of acquire, cancel,
-//! release and close.
+//! release, close and close-if-idle.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -33,10 +37,14 @@ const CLOSED: usize = 0b001;
 const WAITERS: usize = 0b010;
 /// Someone awaits idleness: releases must check for it.
 const IDLE_WATCH: usize = 0b100;
-const PERMIT_SHIFT: u32 = 3;
+/// Set by every acquisition and cleared by [`PrioritySemaphore::take_used_mark`]: the
+/// host limit's idle sweep reads it as "used since the last sweep". Riding on the
+/// compare-and-swap that takes the permit, it costs nothing extra.
+const USED: usize = 0b1000;
+const PERMIT_SHIFT: u32 = 4;
 const ONE_PERMIT: usize = 1 << PERMIT_SHIFT;
 
-/// The most permits a semaphore can have (the word keeps three bits for flags).
+/// The most permits a semaphore can have (the word keeps four bits for flags).
 pub const MAX_PERMITS: usize = usize::MAX >> PERMIT_SHIFT;
 
 fn permits_in(word: usize) -> usize {
@@ -288,6 +296,65 @@ impl PrioritySemaphore {
         self.shared.word.load(Ordering::Acquire) & CLOSED != 0
     }
 
+    /// Closes the semaphore if, and only if, no permit is held and nobody waits, in
+    /// one atomic step: an acquisition either happens before it (and the semaphore
+    /// stays open) or fails with [`AcquireError::Closed`] /
+    /// [`TryAcquireError::Closed`]. Returns whether it closed.
+    ///
+    /// The host limit evicts an idle host's semaphore this way, so a request that
+    /// still holds a handle to it (from a per-thread cache) can never be admitted
+    /// by it once a new semaphore for the same host may exist.
+    ///
+    /// ```
+    /// use turbo_limit::PrioritySemaphore;
+    ///
+    /// let semaphore = PrioritySemaphore::new(1);
+    /// let held = semaphore.try_acquire()?;
+    /// assert!(!semaphore.close_if_idle(), "a permit is held");
+    /// drop(held);
+    /// assert!(semaphore.close_if_idle());
+    /// assert!(semaphore.try_acquire().is_err());
+    /// # Ok::<(), turbo_limit::TryAcquireError>(())
+    /// ```
+    pub fn close_if_idle(&self) -> bool {
+        let shared = &*self.shared;
+        let mut word = shared.word.load(Ordering::Acquire);
+        loop {
+            if word & CLOSED != 0 || word & WAITERS != 0 || permits_in(word) != shared.permits {
+                return false;
+            }
+            // SeqCst like the rest of the eviction: this CAS is the point that
+            // orders every acquisition on the word before or after the eviction.
+            match shared.word.compare_exchange_weak(
+                word,
+                word | CLOSED,
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Clears the "acquired since" mark; returns whether it was set.
+    pub(crate) fn take_used_mark(&self) -> bool {
+        self.shared.word.fetch_and(!USED, Ordering::AcqRel) & USED != 0
+    }
+
+    /// A handle that does not keep the semaphore referenced (so the host map's
+    /// reference-count eviction ignores it); see [`WeakSemaphore::upgrade`].
+    pub(crate) fn downgrade(&self) -> WeakSemaphore {
+        #[cfg(not(turbo_loom))]
+        return WeakSemaphore {
+            shared: Arc::downgrade(&self.shared),
+        };
+        // loom's `Arc` has no weak handles: under loom the host cache never hits,
+        // and tests/loom.rs models `close_if_idle` against acquisitions directly.
+        #[cfg(turbo_loom)]
+        return WeakSemaphore;
+    }
+
     /// Stops new acquisitions (they fail with [`AcquireError::Closed`]) and, with
     /// [`StopMode::CancelPending`], fails the waiters. Permits already held stay
     /// valid. Idempotent; a later call may escalate `Drain` to `CancelPending`.
@@ -342,6 +409,35 @@ impl PrioritySemaphore {
     }
 }
 
+/// A weak handle to a [`PrioritySemaphore`], for caches that must not pin it.
+#[cfg(not(turbo_loom))]
+#[derive(Clone)]
+pub(crate) struct WeakSemaphore {
+    shared: std::sync::Weak<Shared>,
+}
+
+#[cfg(not(turbo_loom))]
+impl WeakSemaphore {
+    /// The semaphore, if it still exists. It may be closed (evicted): callers
+    /// acquire from it and treat a failure as "look it up again".
+    pub(crate) fn upgrade(&self) -> Option<PrioritySemaphore> {
+        self.shared
+            .upgrade()
+            .map(|shared| PrioritySemaphore { shared })
+    }
+}
+
+#[cfg(turbo_loom)]
+#[derive(Clone)]
+pub(crate) struct WeakSemaphore;
+
+#[cfg(turbo_loom)]
+impl WeakSemaphore {
+    pub(crate) fn upgrade(&self) -> Option<PrioritySemaphore> {
+        None
+    }
+}
+
 impl fmt::Debug for PrioritySemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrioritySemaphore")
@@ -384,7 +480,7 @@ impl Shared {
             }
             match self.word.compare_exchange_weak(
                 word,
-                word - ONE_PERMIT,
+                (word - ONE_PERMIT) | USED,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -499,7 +595,7 @@ impl Shared {
                 // A permit came back between the fast path and the lock.
                 match self.word.compare_exchange_weak(
                     word,
-                    word - ONE_PERMIT,
+                    (word - ONE_PERMIT) | USED,
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
@@ -526,7 +622,7 @@ impl Shared {
                 // release racing with us takes the slow path and finds us.
                 match self.word.compare_exchange_weak(
                     word,
-                    word | WAITERS,
+                    word | WAITERS | USED,
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {

@@ -410,3 +410,46 @@ async fn shutdown_drains_or_cancels_waiters_and_refuses_new_work() {
         assert_eq!(limiter.stats().in_flight(), 0);
     }
 }
+
+/// The per-thread cache: a host this thread cached and that was then evicted must
+/// be looked up again, and its new entry must enforce the limit (the evicted
+/// semaphore, still reachable from the cache, must not admit anyone).
+#[test]
+fn an_evicted_host_in_this_threads_cache_gets_a_new_limited_entry() {
+    let layer = HostConcurrencyLimitLayer::builder().max_per_host(1).build();
+    let limiter = layer.limiter().clone();
+    let mut service = layer.layer(Slow { polls: 0 });
+    let first = poll_once(&mut service.call(request("http://h.test/", Priority::Normal)));
+    assert!(matches!(first, Poll::Ready(Ok(_))));
+    drop(first);
+    limiter.sweep();
+    limiter.sweep();
+    assert_eq!(limiter.tracked_hosts(), 0, "idle and unused: evicted");
+
+    let held = poll_once(&mut service.call(request("http://h.test/", Priority::Normal)));
+    assert!(matches!(held, Poll::Ready(Ok(_))));
+    assert_eq!(limiter.tracked_hosts(), 1, "a new entry");
+    assert_eq!(limiter.stats().in_flight(), 1);
+    let mut second = service.call(request("http://h.test/", Priority::Normal));
+    assert!(poll_once(&mut second).is_pending(), "the limit of 1 holds");
+    drop(held);
+    assert!(matches!(poll_once(&mut second), Poll::Ready(Ok(_))));
+}
+
+/// Requests served from the per-thread cache still count as use for the idle
+/// sweep: a host used between two sweeps stays tracked.
+#[test]
+fn cache_hits_keep_a_host_from_being_swept_as_idle() {
+    let layer = HostConcurrencyLimitLayer::builder().build();
+    let limiter = layer.limiter().clone();
+    let mut service = layer.layer(Slow { polls: 0 });
+    for _ in 0..3 {
+        let response = poll_once(&mut service.call(request("http://h.test/", Priority::Normal)));
+        assert!(matches!(response, Poll::Ready(Ok(_))));
+        drop(response);
+        limiter.sweep();
+        assert_eq!(limiter.tracked_hosts(), 1, "used since the previous sweep");
+    }
+    limiter.sweep();
+    assert_eq!(limiter.tracked_hosts(), 0, "unused for a whole period");
+}

@@ -1,5 +1,5 @@
 //! The priority semaphore against an exact model, over random sequences of acquire,
-//! poll, cancel (drop a waiter), release and close. After every step the free
+//! poll, cancel (drop a waiter), release, close and close-if-idle. After every step the free
 //! permits, the queue depth per class and every waiter's outcome must match.
 
 #![allow(clippy::unwrap_used)]
@@ -19,6 +19,7 @@ enum Op {
     Cancel(usize),
     Release(usize),
     Close(bool),
+    CloseIfIdle,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -28,6 +29,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<usize>().prop_map(Op::Cancel),
         3 => any::<usize>().prop_map(Op::Release),
         1 => any::<bool>().prop_map(Op::Close),
+        1 => Just(Op::CloseIfIdle),
     ]
 }
 
@@ -131,9 +133,16 @@ proptest! {
                         model.cancelled.extend(queued);
                     }
                 }
+                Op::CloseIfIdle => {
+                    // Idle: every permit free (so nobody waits), and not closed yet.
+                    let idle = !model.closed && model.free == permits;
+                    prop_assert_eq!(semaphore.close_if_idle(), idle);
+                    model.closed |= idle;
+                }
                 _ => {}
             }
             let stats = semaphore.stats();
+            prop_assert_eq!(stats.closed, model.closed);
             prop_assert_eq!(semaphore.available_permits(), model.free);
             for rank in 0..Priority::COUNT {
                 let depth = model.queue.keys().filter(|(r, _)| *r == rank).count();

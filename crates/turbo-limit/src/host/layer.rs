@@ -35,7 +35,10 @@ use crate::host::service::HostConcurrencyLimit;
 /// Memory is bounded: an entry for a host with nothing in flight and nobody waiting
 /// is evicted after the idle time, and at most `max_hosts` hosts are tracked; a
 /// request that would need one more gets [`LimitError::TooManyHosts`](crate::LimitError::TooManyHosts)
-/// after idle entries have been evicted to make room.
+/// after idle entries have been evicted to make room. Each thread also caches up to
+/// 128 recently used hosts as weak handles, so a repeat request skips the host map;
+/// the cache never keeps an entry from being evicted, and an evicted host's
+/// semaphore never admits a request (see `docs/architecture.md`).
 ///
 /// # Examples
 ///

@@ -1,5 +1,6 @@
 //! The per-host concurrency limit: [`HostConcurrencyLimitLayer`].
 
+mod cache;
 mod layer;
 mod registry;
 mod service;

@@ -11,38 +11,26 @@ use dashmap::DashMap;
 use http::Uri;
 use turbo_core::{HostKey, HostKeyError};
 
-use crate::semaphore::{PrioritySemaphore, SemaphoreStats, StopMode};
+use crate::host::cache::{self, CacheKey};
+use crate::semaphore::{PriorityPermit, PrioritySemaphore, SemaphoreStats, StopMode};
 
 /// Derives the key a request is limited under from its URI.
 pub type KeyFn = Arc<dyn Fn(&Uri) -> Result<HostKey, HostKeyError> + Send + Sync>;
 
 /// Sweeps for idle hosts are considered every this many calls (per thread), and run
 /// when the idle time has passed: reading the clock on every call would cost more
-/// than the sweep.
+/// than the sweep. Calls are counted in the thread's host cache (a shared counter
+/// would be one more contended read-modify-write per request).
 const SWEEP_EVERY_CALLS: u64 = 256;
 
-std::thread_local! {
-    /// Calls seen by this thread: a shared counter would be one more contended
-    /// read-modify-write per request.
-    static CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
+/// Tells limiters apart in the per-thread host cache (an address could be reused
+/// by a later limiter).
+static NEXT_LIMITER_ID: AtomicU64 = AtomicU64::new(0);
 
-/// Counts a call; true on every `SWEEP_EVERY_CALLS`-th call of this thread.
-fn count_call_is_sweep_turn() -> bool {
-    CALLS.with(|calls| {
-        let n = calls.get().wrapping_add(1);
-        calls.set(n);
-        n % SWEEP_EVERY_CALLS == 0
-    })
-}
-
-/// One tracked host.
-struct HostEntry {
-    semaphore: PrioritySemaphore,
-    /// Set on every use, cleared by each sweep: an entry that is still clear at
-    /// the next sweep and that nobody holds has been idle for a whole sweep period.
-    used: AtomicBool,
-}
+/// The host map's hasher: host keys are short, and SipHash was about 5 % of a
+/// request. foldhash's per-map random seed keeps collisions unpredictable, and the
+/// map never holds more than `max_hosts` entries.
+type MapHasher = foldhash::fast::RandomState;
 
 /// The settings of a [`HostLimiter`].
 #[derive(Clone)]
@@ -64,8 +52,11 @@ pub struct HostLimiter {
 }
 
 struct Shared {
+    id: u64,
     config: HostLimitConfig,
-    hosts: DashMap<HostKey, HostEntry>,
+    /// One semaphore per host. Whether a host was used since the previous sweep is
+    /// a mark in its semaphore's word, set by every acquisition.
+    hosts: DashMap<HostKey, PrioritySemaphore, MapHasher>,
     closed: AtomicBool,
     started: Instant,
     last_sweep_ms: AtomicU64,
@@ -125,8 +116,9 @@ impl HostLimiter {
     pub(crate) fn new(config: HostLimitConfig) -> Self {
         Self {
             shared: Arc::new(Shared {
+                id: NEXT_LIMITER_ID.fetch_add(1, Ordering::Relaxed),
                 config,
-                hosts: DashMap::new(),
+                hosts: DashMap::with_hasher(MapHasher::default()),
                 closed: AtomicBool::new(false),
                 started: Instant::now(),
                 last_sweep_ms: AtomicU64::new(0),
@@ -148,24 +140,42 @@ impl HostLimiter {
         self.shared.config.key_fn.is_some()
     }
 
-    /// A handle to the semaphore of `key`'s entry, created if needed. The handle
-    /// keeps the entry from being evicted until it and every permit and wait made
-    /// from it are gone.
-    pub(crate) fn semaphore(&self, key: &HostKey) -> Result<PrioritySemaphore, EntryError> {
+    /// The fast path of a call: a permit from the semaphore this thread cached for
+    /// `key`, if it has one, the semaphore is still live (not evicted) and a permit
+    /// is free. `None` means "go through [`semaphore`](Self::semaphore)", which
+    /// also reports a shutdown. Counts the call for the idle sweeps.
+    pub(crate) fn cached_permit(&self, key: CacheKey<'_>) -> Option<PriorityPermit> {
+        let shared = &*self.shared;
+        if shared.closed.load(Ordering::SeqCst) {
+            return None;
+        }
+        let found = cache::lookup(shared.id, key, SWEEP_EVERY_CALLS);
+        if found.sweep_turn {
+            self.sweep_if_due();
+        }
+        // An evicted semaphore is closed, so this fails and the request is looked
+        // up again (see the cache module for why that ordering is airtight).
+        found.semaphore?.try_acquire_owned().ok()
+    }
+
+    /// A handle to the semaphore of `key`'s entry, created if needed, and
+    /// remembered in this thread's cache under `cache_key` (which `key` was derived
+    /// from). The handle keeps the entry from being evicted until it and every
+    /// permit and wait made from it are gone.
+    pub(crate) fn semaphore(
+        &self,
+        key: &HostKey,
+        cache_key: CacheKey<'_>,
+    ) -> Result<PrioritySemaphore, EntryError> {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::SeqCst) {
             return Err(EntryError::Closed);
         }
-        if count_call_is_sweep_turn() {
-            self.sweep_if_due();
-        }
         if let Some(entry) = shared.hosts.get(key) {
-            // Read first: writing the flag on every call would bounce the entry's
-            // cache line between cores for nothing.
-            if !entry.used.load(Ordering::Relaxed) {
-                entry.used.store(true, Ordering::Relaxed);
-            }
-            return Ok(entry.semaphore.clone());
+            let semaphore = entry.value().clone();
+            drop(entry);
+            cache::remember(shared.id, cache_key, &semaphore);
+            return Ok(semaphore);
         }
         self.sweep_if_due();
         if shared.hosts.len() >= shared.config.max_hosts {
@@ -185,11 +195,7 @@ impl HostLimiter {
         let semaphore = shared
             .hosts
             .entry(key.clone())
-            .or_insert_with(|| HostEntry {
-                semaphore: PrioritySemaphore::without_admission_count(limit),
-                used: AtomicBool::new(true),
-            })
-            .semaphore
+            .or_insert_with(|| PrioritySemaphore::without_admission_count(limit))
             .clone();
         // A shutdown that began after the check above may have missed this entry
         // while closing the others; close it here so it cannot admit anyone.
@@ -197,6 +203,7 @@ impl HostLimiter {
             semaphore.close(StopMode::CancelPending);
             return Err(EntryError::Closed);
         }
+        cache::remember(shared.id, cache_key, &semaphore);
         Ok(semaphore)
     }
 
@@ -218,23 +225,33 @@ impl HostLimiter {
     /// Removes idle entries: with `force`, every entry nobody holds; otherwise
     /// those that also went unused since the previous sweep.
     ///
-    /// "Nobody holds" means the map's semaphore handle is its only reference,
-    /// checked under the shard's write lock: every request holds a reference from
-    /// lookup (a handle cloned under the read lock) until its permit is released,
-    /// so an entry seen unshared cannot be in use or about to be.
+    /// "Nobody holds" takes two checks, both under the shard's write lock:
+    /// - the map's handle is the only strong reference: a request that went
+    ///   through the map holds a handle cloned under the read lock from lookup
+    ///   until its permit is released or its wait ends, so it is always seen;
+    /// - [`close_if_idle`](PrioritySemaphore::close_if_idle) succeeds: a request
+    ///   that took its permit from a per-thread cache (a weak handle upgraded
+    ///   without the lock, which the first check may miss) is ordered by the
+    ///   semaphore word itself. The evicted semaphore is left closed, so a cached
+    ///   handle to it can never admit anyone once a new entry for the host exists.
+    ///
+    /// Entries closed by a shutdown are dropped once nobody holds them.
     fn evict(&self, force: bool) {
         let mut evicted = 0;
-        self.shared.hosts.retain(|_, entry| {
-            if !entry.semaphore.is_unshared() {
-                entry.used.store(true, Ordering::Relaxed);
+        self.shared.hosts.retain(|_, semaphore| {
+            if !semaphore.is_unshared() {
+                // In use: its acquisitions left the mark, so it survives the
+                // next sweep too.
                 return true;
             }
-            let used = entry.used.swap(false, Ordering::Relaxed);
-            let keep = used && !force;
-            if !keep {
-                evicted += 1;
+            if !force && semaphore.take_used_mark() {
+                return true;
             }
-            keep
+            if semaphore.is_closed() || semaphore.close_if_idle() {
+                evicted += 1;
+                return false;
+            }
+            true
         });
         self.shared.evictions.fetch_add(evicted, Ordering::Relaxed);
     }
@@ -258,7 +275,7 @@ impl HostLimiter {
             .hosts
             .iter()
             .map(|item| {
-                let stats: SemaphoreStats = item.value().semaphore.stats();
+                let stats: SemaphoreStats = item.value().stats();
                 HostStats {
                     host: item.key().clone(),
                     limit: stats.permits,
@@ -297,7 +314,7 @@ impl HostLimiter {
             .hosts
             .iter()
             .map(|item| {
-                let semaphore = item.value().semaphore.clone();
+                let semaphore = item.value().clone();
                 semaphore.close(mode);
                 semaphore.idle()
             })

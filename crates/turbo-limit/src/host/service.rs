@@ -9,6 +9,7 @@ use turbo_core::{EventKind, GuardedBody, RequestContext};
 
 use crate::error::LimitError;
 use crate::gate::{Admission, Pass, ReleaseAt, ResponseFuture};
+use crate::host::cache::CacheKey;
 use crate::host::registry::{EntryError, HostLimiter};
 
 /// Limits requests in flight per host; see
@@ -58,20 +59,45 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let context = RequestContext::of(&request);
-        // The context layer already derived the default key; reuse it.
-        let key = match (
-            context.and_then(RequestContext::host),
-            self.limiter.has_key_fn(),
-        ) {
-            (Some(host), false) => Ok(host),
-            _ => self.limiter.key_for(request.uri()),
+        // A custom key function's key, or the one the context layer already
+        // derived; `None` means the default key of the URI, derived only if the
+        // thread's cache does not know the URI's scheme and authority.
+        let known = if self.limiter.has_key_fn() {
+            Some(self.limiter.key_for(request.uri()))
+        } else {
+            RequestContext::of(&request)
+                .and_then(RequestContext::host)
+                .map(Ok)
         };
-        let key = match key {
+        let known = match known.transpose() {
+            Ok(known) => known,
+            Err(error) => return ResponseFuture::refuse(LimitError::InvalidHost(error)),
+        };
+        let cache_key = match &known {
+            Some(key) => CacheKey::Host(key),
+            None => CacheKey::Uri(request.uri()),
+        };
+        if let Some(permit) = self.limiter.cached_permit(cache_key) {
+            // The permit keeps the host's semaphore referenced (and so its entry
+            // unevictable) until the response body ends.
+            return ResponseFuture::admitted::<HostAdmission>(
+                permit,
+                &mut self.inner,
+                request,
+                self.release_at,
+            );
+        }
+        let uri_keyed = known.is_none();
+        let key = match known.map_or_else(|| self.limiter.key_for(request.uri()), Ok) {
             Ok(key) => key,
             Err(error) => return ResponseFuture::refuse(LimitError::InvalidHost(error)),
         };
-        let semaphore = match self.limiter.semaphore(&key) {
+        let cache_key = if uri_keyed {
+            CacheKey::Uri(request.uri())
+        } else {
+            CacheKey::Host(&key)
+        };
+        let semaphore = match self.limiter.semaphore(&key, cache_key) {
             Ok(semaphore) => semaphore,
             Err(EntryError::Closed) => return ResponseFuture::refuse(LimitError::Closed),
             Err(EntryError::TooManyHosts(limit)) => {
