@@ -330,9 +330,16 @@ fn run_guarded<T>(
 ) -> Result<T, WorkerError> {
     match catch_unwind(AssertUnwindSafe(|| job(cancel))) {
         Ok(result) => result.map_err(WorkerError::Decode),
-        Err(_) => Err(WorkerError::Lost {
-            detail: "the decode job panicked".to_owned(),
-        }),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(WorkerError::Lost {
+                detail: format!("the decode job panicked: {message}"),
+            })
+        }
     }
 }
 

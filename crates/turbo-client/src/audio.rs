@@ -276,6 +276,11 @@ pub(crate) fn from_pipeline(error: PipelineError) -> Error {
             ErrorKind::InvalidRequest,
             "the audio pipeline is misconfigured",
         ),
+        PipelineError::Lost { .. } => (
+            ErrorKind::Decode,
+            "the audio load was lost before it finished (a panicking decoder or \
+             finalizer, or the runtime shutting down)",
+        ),
         _ => (
             ErrorKind::Io,
             "storing or reading the audio temp file failed",

@@ -605,27 +605,13 @@ impl AudioPipeline {
             .url_extension()
             .map(str::to_owned)
             .or_else(|| hint.map(|format| format.extension().to_owned()));
-        // The create runs in its own task: if this load is dropped while the
-        // file is being created, the task still receives the `TempFile` and
-        // drops it, which deletes the file (awaited in place, a dropped create
-        // leaves a file on disk that no registry entry points to). The task
-        // counts as in flight until then, so `drain` waits for that deletion.
-        let (created_tx, created_rx) = oneshot::channel();
-        {
-            let temp = self.inner.temp.clone();
-            let (extension, owner) = (extension.clone(), request.url_str().to_owned());
-            let in_flight = InFlight::new(&self.inner);
-            tokio::spawn(async move {
-                let created = temp.create(extension.as_deref(), &owner).await;
-                if let Err(unwanted) = created_tx.send(created) {
-                    drop(unwanted);
-                }
-                drop(in_flight);
-            });
-        }
-        let mut file = created_rx.await.map_err(|_| PipelineError::Lost {
-            detail: "the temp-file create task ended without a result".to_owned(),
-        })??;
+        // `create` is cancel-safe: a load dropped mid-create leaves a handle that
+        // deletes the file, and `drain` (through `drain_deletions`) waits for it.
+        let mut file = self
+            .inner
+            .temp
+            .create(extension.as_deref(), request.url_str())
+            .await?;
         let mut body = pin!(body);
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|error| PipelineError::Body {
@@ -691,7 +677,12 @@ impl AudioPipeline {
         let job_in_flight = InFlight::new(&self.inner);
         let job = move |cancel: &crate::worker::CancelToken| {
             // The job may outlive a cancelled load future; drain waits for it.
-            let _in_flight = job_in_flight;
+            // The count travels with the result and drops after it (a tuple drops
+            // its fields in order), so a cancelled load's clip and temp file are
+            // gone before drain can see zero; and `guard`, declared after it, drops
+            // before it on an early return.
+            let in_flight = job_in_flight;
+            let guard = guard;
             let began = Instant::now();
             let packets = PacketDecoder::open(source, options.hint())?;
             let info = packets.info();
@@ -710,21 +701,24 @@ impl AudioPipeline {
                 let duration = clip.duration();
                 (Audio::Decoded(clip), Some(duration))
             };
-            Ok(Decoded {
+            let decoded = Decoded {
                 audio,
                 route,
                 duration,
                 decode_time: began.elapsed(),
                 decoded_on: std::thread::current().id(),
-            })
+            };
+            Ok((decoded, in_flight))
         };
         let workers = &self.inner.workers;
         let when_busy = self.inner.when_busy;
-        let (decoded, ran_on) = if policy.route(&facts) == Route::Inline {
+        let ((decoded, job_in_flight), ran_on) = if policy.route(&facts) == Route::Inline {
             workers.run_inline(when_busy, job).await?
         } else {
             workers.run(when_busy, job).await?
         };
+        // The load's own count covers the rest.
+        drop(job_in_flight);
         let index = match decoded.route {
             Route::Inline => 0,
             Route::Worker => 1,

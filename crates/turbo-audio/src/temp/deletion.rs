@@ -81,7 +81,9 @@ impl CreateHold {
 impl Drop for CreateHold {
     fn drop(&mut self) {
         let pending = &self.0.pending;
-        if pending.creating.fetch_sub(1, Ordering::AcqRel) == 1 && pending.len() == 0 {
+        if pending.creating.fetch_sub(1, Ordering::SeqCst) == 1
+            && pending.count.load(Ordering::SeqCst) == 0
+        {
             pending.drained.notify_waiters();
         }
     }
@@ -126,8 +128,11 @@ fn settle(shared: &Shared, meta: &FileMeta) {
         .bytes_on_disk
         .fetch_sub(meta.size(), Ordering::Relaxed);
     shared.pending.since.remove(&meta.id);
-    if shared.pending.count.fetch_sub(1, Ordering::AcqRel) == 1
-        && shared.pending.creating.load(Ordering::Acquire) == 0
+    // SeqCst here and in `CreateHold::drop`: each side writes its counter and
+    // reads the other's, and only a total order guarantees one of them sees both
+    // at zero and notifies.
+    if shared.pending.count.fetch_sub(1, Ordering::SeqCst) == 1
+        && shared.pending.creating.load(Ordering::SeqCst) == 0
     {
         shared.pending.drained.notify_waiters();
     }
@@ -227,13 +232,21 @@ impl Drop for Drainer {
         }
         // Dropped unfinished: the runtime is shutting down and nothing will
         // run these deletions; give them up, leaving the files for the sweep.
+        // `draining` is cleared first: a file scheduled from now on starts a
+        // drainer of its own instead of waiting for this one, and the loop takes
+        // whatever was queued before, so nothing is left pending for ever.
         let shared = &self.shared;
+        shared.pending.draining.store(false, Ordering::SeqCst);
         let mut abandoned = std::mem::take(&mut self.batch);
-        abandoned.append(&mut shared.pending.queue());
-        for meta in abandoned {
-            settle(shared, &meta);
+        loop {
+            abandoned.append(&mut shared.pending.queue());
+            if abandoned.is_empty() {
+                break;
+            }
+            for meta in abandoned.drain(..) {
+                settle(shared, &meta);
+            }
         }
-        shared.pending.draining.store(false, Ordering::Release);
     }
 }
 

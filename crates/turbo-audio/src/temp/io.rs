@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
 use super::error::{TempError, TempOp};
@@ -13,6 +14,10 @@ use super::error::{TempError, TempOp};
 /// Counts and bounds file I/O.
 #[derive(Debug)]
 pub(crate) struct IoLimit {
+    /// The runtime the manager was built in: blocking calls go to its pool even
+    /// when the caller's future is polled by another executor (a game thread's
+    /// `block_on`), where `tokio::task::spawn_blocking` would panic.
+    runtime: Handle,
     permits: Arc<Semaphore>,
     counters: Arc<IoCounters>,
 }
@@ -48,8 +53,9 @@ impl Drop for InFlight {
 }
 
 impl IoLimit {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, runtime: Handle) -> Self {
         Self {
+            runtime,
             permits: Arc::new(Semaphore::new(limit)),
             counters: Arc::default(),
         }
@@ -83,7 +89,7 @@ impl IoLimit {
         let now = self.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.counters.peak.fetch_max(now, Ordering::Relaxed);
         let in_flight = InFlight(Arc::clone(&self.counters));
-        let task = tokio::task::spawn_blocking(move || {
+        let task = self.runtime.spawn_blocking(move || {
             // Dropped after `work`, in reverse order: count first, then permit,
             // so the count never shows more than the permits allow.
             let _permit = permit;

@@ -178,7 +178,7 @@ impl TempFileManagerBuilder {
             lock_path,
             _lock: lock,
             fs,
-            io: IoLimit::new(self.io_limit),
+            io: IoLimit::new(self.io_limit, runtime.clone()),
             retry: self.retry,
             sync_on_finish: self.sync_on_finish,
             registry: Registry::default(),
