@@ -4,8 +4,9 @@
 //! runs it from 1, 8 or 64 concurrent Tokio tasks on one runtime; criterion
 //! reports the time per operation, so a lower figure is more throughput.
 //!
-//! - `ours`: [`TempFileManager::create`], [`TempFile::write`], drop (the
-//!   deletion queue removes it), with the default I/O limit (4) on; the
+//! - `ours`: [`TempFileManager::create_with`] (create and write the 64 KiB in
+//!   one blocking call, as the pipeline stores a download's first chunk), drop
+//!   (the deletion queue removes it), with the default I/O limit (4) on; the
 //!   measured time includes draining the deletions.
 //! - `tempfile_named`: what an async program does without the manager: each
 //!   operation in one `spawn_blocking` call, `NamedTempFile::new_in` + write +
@@ -39,10 +40,12 @@ fn ours(runtime: &Runtime, manager: &TempFileManager, tasks: u64, iters: u64) ->
         for task in 0..tasks {
             let manager = manager.clone();
             handles.push(tokio::spawn(async move {
-                let chunk = vec![0x5Au8; CHUNK];
+                let chunk = bytes::Bytes::from(vec![0x5Au8; CHUNK]);
                 for _ in 0..share(iters, tasks, task) {
-                    let mut file = manager.create(Some("mp3"), "bench").await.expect("create");
-                    file.write(&chunk).await.expect("write");
+                    let file = manager
+                        .create_with(Some("mp3"), "bench", chunk.clone())
+                        .await
+                        .expect("create");
                     drop(file);
                 }
             }));

@@ -319,3 +319,43 @@ fn dropping_a_file_after_its_runtime_is_gone_does_not_panic() {
         assert!(!path.exists());
     });
 }
+
+#[tokio::test]
+async fn create_with_writes_the_contents_in_the_same_call() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (fs, manager) = faulty(dir.path());
+    let mut file = manager
+        .create_with(
+            Some("ogg"),
+            "x",
+            bytes::Bytes::from_static(b"OggS and more"),
+        )
+        .await
+        .expect("create_with");
+    assert_eq!(file.len(), 13);
+    assert_eq!(manager.metrics().bytes_on_disk, 13);
+    file.write(b"!").await.expect("a later write appends");
+    assert_eq!(std::fs::read(file.path()).expect("read"), b"OggS and more!");
+
+    // A failing first write is a Write error, and the half-made file goes.
+    fs.fail(Call::Write, "", ENOSPC, Some(1));
+    let error = manager
+        .create_with(Some("ogg"), "y", bytes::Bytes::from_static(b"doomed"))
+        .await
+        .expect_err("enospc");
+    assert!(
+        matches!(
+            error,
+            TempError::Io {
+                op: TempOp::Write,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(raw_errno(&error), Some(ENOSPC));
+    drop(file);
+    manager.drain_deletions().await;
+    assert!(shard_files(manager.root()).is_empty());
+    assert_eq!(manager.metrics().active_files, 0);
+}

@@ -605,14 +605,31 @@ impl AudioPipeline {
             .url_extension()
             .map(str::to_owned)
             .or_else(|| hint.map(|format| format.extension().to_owned()));
-        // `create` is cancel-safe: a load dropped mid-create leaves a handle that
-        // deletes the file, and `drain` (through `drain_deletions`) waits for it.
+        let mut body = pin!(body);
+        // The first data frame goes in with the create: one blocking call for
+        // both, and a body that fails before its first byte never makes a file.
+        let mut first = Bytes::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| PipelineError::Body {
+                source: error.into(),
+            })?;
+            if let Ok(data) = frame.into_data()
+                && !data.is_empty()
+            {
+                first = data;
+                break;
+            }
+        }
+        if first.len() as u64 > max_bytes {
+            return Err(PipelineError::BodyTooLarge { max_bytes });
+        }
+        // `create_with` is cancel-safe: a load dropped mid-create leaves a handle
+        // that deletes the file, and `drain` (through `drain_deletions`) waits for it.
         let mut file = self
             .inner
             .temp
-            .create(extension.as_deref(), request.url_str())
+            .create_with(extension.as_deref(), request.url_str(), first)
             .await?;
-        let mut body = pin!(body);
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|error| PipelineError::Body {
                 source: error.into(),

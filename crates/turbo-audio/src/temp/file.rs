@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -165,6 +166,22 @@ impl TempFile {
         // Nothing left to delete: the drop must not schedule anything.
         self.armed = false;
         Ok(kept)
+    }
+
+    /// Appends `chunk` on this thread (already inside the I/O limit): the second
+    /// half of [`TempFileManager::create_with`](super::TempFileManager::create_with).
+    pub(crate) fn write_blocking(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(io::Error::other("the temp file's handle is gone"));
+        };
+        self.shared.fs.write_all(file, &self.meta.path, chunk)?;
+        let written = chunk.len() as u64;
+        self.meta.add_size(written);
+        self.shared
+            .stats
+            .bytes_on_disk
+            .fetch_add(written, Ordering::Relaxed);
+        Ok(())
     }
 
     fn take_file(&mut self) -> Result<File, TempError> {

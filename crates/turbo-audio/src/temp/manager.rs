@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::runtime::Handle;
 use tracing::warn;
 
@@ -351,6 +352,32 @@ impl TempFileManager {
     /// [`TempError::Io`] with [`TempOp::Create`] if the file cannot be created
     /// (`EMFILE`, `ENOSPC`, `EACCES`, ...).
     pub async fn create(&self, ext_hint: Option<&str>, owner: &str) -> Result<TempFile, TempError> {
+        self.create_inner(ext_hint, owner, None).await
+    }
+
+    /// Creates a temp file as [`create`](Self::create) does and writes `contents`
+    /// to it in the same blocking call: one trip to the blocking pool instead of
+    /// two, for a download whose first chunk (or whole body) is already here.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Self::create), and [`TempError::Io`] with [`TempOp::Write`]
+    /// if the write fails (the file is then deleted).
+    pub async fn create_with(
+        &self,
+        ext_hint: Option<&str>,
+        owner: &str,
+        contents: Bytes,
+    ) -> Result<TempFile, TempError> {
+        self.create_inner(ext_hint, owner, Some(contents)).await
+    }
+
+    async fn create_inner(
+        &self,
+        ext_hint: Option<&str>,
+        owner: &str,
+        contents: Option<Bytes>,
+    ) -> Result<TempFile, TempError> {
         let shared = &self.shared;
         let ext = sanitize_extension(ext_hint);
         let mut dir = shared.root.clone();
@@ -370,6 +397,8 @@ impl TempFileManager {
             let hold = CreateHold::new(shared);
             let owner = owner.to_owned();
             let target = path.clone();
+            // A reference count, not a copy: a name collision retries with it.
+            let contents = contents.clone();
             let created = shared
                 .io
                 .run(TempOp::Create, &path, move || {
@@ -379,15 +408,24 @@ impl TempFileManager {
                         Stats::bump(&owned.stats.created);
                         TempFile::new(owned, meta, file)
                     });
-                    (made, hold)
+                    // A failed first write drops the file here, which deletes it.
+                    let written = match (made, contents) {
+                        (Ok(mut file), Some(contents)) => match file.write_blocking(&contents) {
+                            Ok(()) => Ok(Ok(file)),
+                            Err(error) => Err(error),
+                        },
+                        (made, _) => Ok(made),
+                    };
+                    (written, hold)
                 })
                 .await?;
             match created {
-                (Ok(file), _hold) => return Ok(file),
-                (Err(error), _) if error.kind() == io::ErrorKind::AlreadyExists => {
+                (Ok(Ok(file)), _hold) => return Ok(file),
+                (Ok(Err(error)), _) if error.kind() == io::ErrorKind::AlreadyExists => {
                     warn!(path = %path.display(), op = "create", "temp-file name taken; trying the next");
                 }
-                (Err(error), _) => return Err(TempError::io(TempOp::Create, path, error)),
+                (Ok(Err(error)), _) => return Err(TempError::io(TempOp::Create, path, error)),
+                (Err(error), _) => return Err(TempError::io(TempOp::Write, path, error)),
             }
         }
         Err(TempError::NamesExhausted { dir })
