@@ -86,12 +86,7 @@ impl TempFile {
             .await?;
         self.file = Some(file);
         result.map_err(|error| TempError::io(TempOp::Write, &self.meta.path, error))?;
-        let written = chunk.len() as u64;
-        self.meta.add_size(written);
-        self.shared
-            .stats
-            .bytes_on_disk
-            .fetch_add(written, Ordering::Relaxed);
+        self.count_written(chunk.len() as u64);
         Ok(())
     }
 
@@ -175,13 +170,16 @@ impl TempFile {
             return Err(io::Error::other("the temp file's handle is gone"));
         };
         self.shared.fs.write_all(file, &self.meta.path, chunk)?;
-        let written = chunk.len() as u64;
+        self.count_written(chunk.len() as u64);
+        Ok(())
+    }
+
+    fn count_written(&self, written: u64) {
         self.meta.add_size(written);
         self.shared
             .stats
             .bytes_on_disk
             .fetch_add(written, Ordering::Relaxed);
-        Ok(())
     }
 
     fn take_file(&mut self) -> Result<File, TempError> {
