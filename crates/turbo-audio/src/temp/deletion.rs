@@ -196,7 +196,7 @@ impl Drainer {
         let fs = Arc::clone(&shared.fs);
         let result = shared
             .io
-            .run(TempOp::Remove, &shared.root, move || {
+            .run_drain(TempOp::Remove, &shared.root, move || {
                 paths
                     .iter()
                     .map(|path| fs.remove_file(path))

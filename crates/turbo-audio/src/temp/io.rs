@@ -19,6 +19,10 @@ pub(crate) struct IoLimit {
     /// `block_on`), where `tokio::task::spawn_blocking` would panic.
     runtime: Handle,
     permits: Arc<Semaphore>,
+    /// One of the `limit` permits, kept for the deletion drainer when the limit
+    /// is 2 or more: behind a flood of creates, deletions would otherwise wait
+    /// their turn while finished files pile up on disk. The total stays `limit`.
+    drain_permit: Option<Arc<Semaphore>>,
     counters: Arc<IoCounters>,
 }
 
@@ -56,7 +60,8 @@ impl IoLimit {
     pub(crate) fn new(limit: usize, runtime: Handle) -> Self {
         Self {
             runtime,
-            permits: Arc::new(Semaphore::new(limit)),
+            permits: Arc::new(Semaphore::new(if limit >= 2 { limit - 1 } else { limit })),
+            drain_permit: (limit >= 2).then(|| Arc::new(Semaphore::new(1))),
             counters: Arc::default(),
         }
     }
@@ -75,10 +80,39 @@ impl IoLimit {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.run_with(&self.permits, op, path, work).await
+    }
+
+    /// [`run`](Self::run) for the deletion drainer, on its reserved permit.
+    pub(crate) async fn run_drain<T, F>(
+        &self,
+        op: TempOp,
+        path: &Path,
+        work: F,
+    ) -> Result<T, TempError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let permits = self.drain_permit.as_ref().unwrap_or(&self.permits);
+        self.run_with(permits, op, path, work).await
+    }
+
+    async fn run_with<T, F>(
+        &self,
+        permits: &Arc<Semaphore>,
+        op: TempOp,
+        path: &Path,
+        work: F,
+    ) -> Result<T, TempError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let permit = {
             self.counters.queued.fetch_add(1, Ordering::Relaxed);
             let _queued = CountGuard(&self.counters.queued);
-            Arc::clone(&self.permits)
+            Arc::clone(permits)
                 .acquire_owned()
                 .await
                 .map_err(|_| TempError::Worker {
