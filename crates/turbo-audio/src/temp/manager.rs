@@ -87,8 +87,10 @@ impl TempFileManagerBuilder {
         self
     }
 
-    /// Most file I/O operations (writes, syncs, deletes) running at once, at
-    /// least 1; default [`DEFAULT_IO_LIMIT`].
+    /// Most file I/O operations (creates, writes, syncs, deletes) running at
+    /// once, at least 1; default [`DEFAULT_IO_LIMIT`]. From 2 up, one of them is
+    /// kept for the deletion queue, so deletions never wait behind a flood of
+    /// creates while finished files pile up.
     pub fn io_limit(mut self, limit: usize) -> Self {
         self.io_limit = limit;
         self
