@@ -48,7 +48,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::decode::{self, AudioClip, DecodeError, DecodeOptions};
 use crate::policy::Route;
@@ -155,6 +155,8 @@ struct Inner {
     threads: bool,
     queued: AtomicUsize,
     active: AtomicUsize,
+    /// Woken when `active` drops to zero.
+    idle: Notify,
     completed: AtomicU64,
     inline_runs: AtomicU64,
     busy_rejections: AtomicU64,
@@ -182,6 +184,7 @@ impl DecodeWorkers {
                 threads,
                 queued: AtomicUsize::new(0),
                 active: AtomicUsize::new(0),
+                idle: Notify::new(),
                 completed: AtomicU64::new(0),
                 inline_runs: AtomicU64::new(0),
                 busy_rejections: AtomicU64::new(0),
@@ -197,6 +200,21 @@ impl DecodeWorkers {
     /// Whether jobs go to worker threads (when a runtime is there).
     pub fn uses_threads(&self) -> bool {
         self.inner.threads
+    }
+
+    /// Resolves when no decode holds a slot. A job whose caller left releases its
+    /// slot on the worker thread a moment after its result is made, so a drain
+    /// waits for this as well as for its loads.
+    pub async fn idle(&self) {
+        loop {
+            let mut notified = std::pin::pin!(self.inner.idle.notified());
+            // Registered before the check, so a release in between is not lost.
+            notified.as_mut().enable();
+            if self.inner.active.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// The counters now.
@@ -351,8 +369,10 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.inner.active.fetch_sub(1, Ordering::Relaxed);
         self.inner.completed.fetch_add(1, Ordering::Relaxed);
+        if self.inner.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.inner.idle.notify_waiters();
+        }
     }
 }
 

@@ -466,6 +466,7 @@ impl AudioPipeline {
             }
             idle.await;
         }
+        self.inner.workers.idle().await;
         self.inner.temp.drain_deletions().await;
     }
 
