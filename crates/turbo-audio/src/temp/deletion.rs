@@ -196,12 +196,17 @@ impl Drainer {
         let fs = Arc::clone(&shared.fs);
         let result = shared
             .io
-            .run_drain(TempOp::Remove, &shared.root, move || {
-                paths
-                    .iter()
-                    .map(|path| fs.remove_file(path))
-                    .collect::<Vec<_>>()
-            })
+            .run_with(
+                shared.io.drain_permits(),
+                TempOp::Remove,
+                &shared.root,
+                move || {
+                    paths
+                        .iter()
+                        .map(|path| fs.remove_file(path))
+                        .collect::<Vec<_>>()
+                },
+            )
             .await;
         match result {
             Ok(results) => {

@@ -83,22 +83,14 @@ impl IoLimit {
         self.run_with(&self.permits, op, path, work).await
     }
 
-    /// [`run`](Self::run) for the deletion drainer, on its reserved permit.
-    pub(crate) async fn run_drain<T, F>(
-        &self,
-        op: TempOp,
-        path: &Path,
-        work: F,
-    ) -> Result<T, TempError>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        let permits = self.drain_permit.as_ref().unwrap_or(&self.permits);
-        self.run_with(permits, op, path, work).await
+    /// The permits the deletion drainer runs on: its reserved one, or the shared
+    /// ones when the limit is 1.
+    pub(crate) fn drain_permits(&self) -> &Arc<Semaphore> {
+        self.drain_permit.as_ref().unwrap_or(&self.permits)
     }
 
-    async fn run_with<T, F>(
+    /// [`run`](Self::run) on `permits` (see [`drain_permits`](Self::drain_permits)).
+    pub(crate) async fn run_with<T, F>(
         &self,
         permits: &Arc<Semaphore>,
         op: TempOp,
