@@ -131,7 +131,21 @@ mod tests {
             lock_name(&format!("{hex}.new")),
             Some(LockName::New(session))
         );
-        assert_eq!(lock_name(&format!("{}.lock", hex.to_uppercase())), None);
         assert_eq!(lock_name("x.lock"), None);
+    }
+
+    #[test]
+    fn uppercase_lock_names_are_not_ours() {
+        // A fixed session with letters in its hex: a random one can be all
+        // digits, and then its uppercase form is the same name.
+        let session = SessionId([0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x87, 0x89]);
+        let hex = session.hex();
+        assert_eq!(hex, "abcdef0123458789");
+        assert_eq!(
+            lock_name(&format!("{hex}.lock")),
+            Some(LockName::Lock(session))
+        );
+        assert_eq!(lock_name(&format!("{}.lock", hex.to_uppercase())), None);
+        assert_eq!(lock_name(&format!("{}.new", hex.to_uppercase())), None);
     }
 }
