@@ -56,7 +56,7 @@
 //! let sound = dir.path().join("stop.wav");
 //! std::fs::write(&sound, b"")?;
 //! let config = SoundConfig::parse(&format!(
-//!     "player = \"true\"\n[sounds]\nstop = '{}'\n",
+//!     "player = \"true\"\nthrottle_ms = 60000\n[sounds]\nstop = '{}'\n",
 //!     sound.display()
 //! ))?;
 //! let player = Player::new(config, Throttle::new(dir.path().join("state")));

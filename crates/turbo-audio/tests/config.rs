@@ -70,6 +70,11 @@ fn readers_never_see_a_torn_config_during_reloads() {
             })
         })
         .collect();
+    // The readers must be reading while the reloads happen, however the
+    // threads get scheduled.
+    while reads.load(Ordering::Relaxed) == 0 {
+        thread::yield_now();
+    }
     for generation in 2..=60 {
         std::fs::write(&path, generation_config(generation)).unwrap();
         handle.reload().unwrap();

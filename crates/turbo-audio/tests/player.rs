@@ -57,7 +57,10 @@ fn sh(script: &str) -> String {
 
 #[test]
 fn played_then_throttled_with_path_command_and_timings() {
-    let setup = Setup::new(&sh("echo \"$0\" >> \"$0.count\""), "Stop = 'a.wav'");
+    // A minute's window: the second play must land inside it however slowly
+    // the first one's player process starts on a loaded machine.
+    let settings = format!("{}\nthrottle_ms = 60000", sh("echo \"$0\" >> \"$0.count\""));
+    let setup = Setup::new(&settings, "Stop = 'a.wav'");
     let player = setup.player();
     let first = player.play("stop").unwrap();
     assert_eq!(first.status, Status::Played);
@@ -193,7 +196,18 @@ fn a_detected_player_gets_its_volume_flag() {
 
 fn write_script(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap();
+    // `cp` writes the script in its own process. Written from here, a child
+    // that another test forks in that moment would inherit the open write
+    // descriptor until its exec, and running the script would then fail with
+    // ETXTBSY ("text file busy").
+    let source = path.with_extension("src");
+    std::fs::write(&source, text).unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg(&source)
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "cp {}", source.display());
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 

@@ -182,8 +182,15 @@ fn threads_of_one_process_exclude_each_other() {
     // One shared Throttle value and a second one over the same directory: both
     // must serialize, because every check opens its own lock handle.
     let dir = tempfile::tempdir().unwrap();
-    let first = Throttle::new(dir.path());
-    let second = Throttle::new(dir.path());
+    // A generous lock timeout, as in `manual`: 16 threads on one lock beside the
+    // multi-process test on a loaded machine must not read as a timeout.
+    let patient = || {
+        Throttle::builder(dir.path())
+            .lock_timeout(Duration::from_secs(20))
+            .build()
+    };
+    let first = patient();
+    let second = patient();
     let barrier = Arc::new(Barrier::new(16));
     let threads: Vec<_> = (0..16)
         .map(|i| {

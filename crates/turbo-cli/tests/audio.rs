@@ -4,7 +4,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Server, assert_user_error, fixture, refused_url, stderr, stdout, turbo_with_env};
+use common::{Server, assert_user_error, fixture, refused, stderr, stdout, turbo_with_env};
 use turbo_cli::server::Asset;
 
 /// Runs `turbo` with the pipeline's temp root (the platform cache directory,
@@ -119,7 +119,8 @@ fn audio_errors_are_one_line() {
     let output = turbo(&["audio", "ftp://example.com/a.mp3"]);
     assert_user_error(&output, 2, "unsupported scheme");
 
-    let output = turbo(&["audio", &format!("{}a.mp3", refused_url())]);
+    let refused = refused();
+    let output = turbo(&["audio", &format!("{}a.mp3", refused.url)]);
     assert_user_error(&output, 1, "could not connect");
 
     let server = Server::start();

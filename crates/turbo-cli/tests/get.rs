@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, assert_user_error, refused_url, stderr, stdout, turbo};
+use common::{Server, assert_user_error, refused, stderr, stdout, turbo};
 
 #[test]
 fn body_goes_to_stdout_head_and_timeline_to_stderr() {
@@ -71,8 +71,8 @@ fn error_status_writes_the_body_and_exits_3() {
 
 #[test]
 fn refused_connection_is_one_line() {
-    let url = refused_url();
-    let output = turbo(&["get", &url]);
+    let refused = refused();
+    let output = turbo(&["get", &refused.url]);
     assert_user_error(&output, 1, "could not connect");
     assert!(output.stdout.is_empty());
 }
@@ -105,7 +105,8 @@ fn unwritable_output_fails_before_any_request() {
 fn failed_transfer_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.bin");
-    let output = turbo(&["get", &refused_url(), "-o", file.to_str().unwrap()]);
+    let refused = refused();
+    let output = turbo(&["get", &refused.url, "-o", file.to_str().unwrap()]);
     assert_user_error(&output, 1, "could not connect");
     assert!(!file.exists());
 }

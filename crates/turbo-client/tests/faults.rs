@@ -54,10 +54,12 @@ async fn a_slow_body_times_out_and_releases_everything() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_refused_connection_is_a_connect_error() {
-    // Bind and close: nothing listens on that port any more.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // A socket bound to a free port that never listens: connections to it are
+    // refused, and holding it keeps a parallel test (or the kernel's choice of
+    // a source port) off that port for the whole test.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
     let client = TurboClient::builder().build().unwrap();
     let error = client
         .get(&format!("http://{addr}/"))

@@ -17,7 +17,9 @@ async fn shutdown_drains_or_cancels_and_then_refuses_everything() {
         let client = TurboClient::builder().max_per_host(1).build().unwrap();
         let in_flight = {
             let client = client.clone();
-            let url = server.url(0, "/sleep/150");
+            // Long enough that the request below is still waiting for the
+            // host's one permit when shutdown starts, even on a loaded machine.
+            let url = server.url(0, "/sleep/1000");
             tokio::spawn(async move { client.get(&url).send().await?.bytes().await })
         };
         assert!(common::eventually(|| client.stats().hosts.in_flight() == 1).await);

@@ -54,7 +54,7 @@ const LONGEST_POLL: Duration = Duration::from_millis(10);
 /// let sound = dir.path().join("done.wav");
 /// std::fs::write(&sound, b"")?;
 /// let config = SoundConfig::parse(&format!(
-///     "player = \"true\"\n[sounds]\nbuild-done = '{}'\n",
+///     "player = \"true\"\nthrottle_ms = 60000\n[sounds]\nbuild-done = '{}'\n",
 ///     sound.display()
 /// ))?;
 /// let player = Player::new(config, Throttle::new(dir.path().join("state")));

@@ -79,12 +79,26 @@ impl Server {
     }
 }
 
-/// An address on which nothing listens: bound, then released.
-pub fn refused_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    format!("http://{addr}/")
+/// An address that refuses connections for as long as this value lives: a
+/// socket bound to a free port that never listens. Holding the port (instead of
+/// binding and releasing it) keeps a parallel test's listener, or the kernel's
+/// choice of a source port, from landing on it.
+pub struct Refused {
+    _socket: tokio::net::TcpSocket,
+    /// `http://127.0.0.1:<port>/`
+    pub url: String,
+}
+
+pub fn refused() -> Refused {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    Refused {
+        _socket: socket,
+        url: format!("http://{addr}/"),
+    }
 }
 
 /// A decode fixture of turbo-audio.
