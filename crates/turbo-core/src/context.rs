@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use turbo_pool::{ObjectPool, PoolStats, Reset};
+use turbo_pool::{ObjectPool, PoolStats, Reset, TryLockGuard};
 
 use crate::body::{BodyEnd, BodyGuard};
 use crate::host::HostKey;
+use crate::lock::Lock;
 use crate::priority::Priority;
 use crate::timeline::{EventKind, Field, Timeline};
 
@@ -70,7 +71,7 @@ struct ContextState {
 }
 
 struct ContextCell {
-    state: Mutex<ContextState>,
+    state: Lock<ContextState>,
 }
 
 impl ContextState {
@@ -98,7 +99,7 @@ impl PooledContext {
     fn new(home: Weak<PoolShared>) -> Self {
         PooledContext {
             cell: Arc::new(ContextCell {
-                state: Mutex::new(ContextState {
+                state: Lock::new(ContextState {
                     generation: 0,
                     request_id: 0,
                     host: None,
@@ -116,7 +117,7 @@ impl PooledContext {
 impl Reset for PooledContext {
     fn reset(&mut self) {
         if !self.clean {
-            lock(&self.cell.state).reset();
+            self.cell.state.lock().reset();
             self.clean = true;
         }
     }
@@ -205,7 +206,7 @@ impl ContextPool {
         pooled.clean = false;
         self.shared.leased.fetch_add(1, Ordering::AcqRel);
         let (generation, snapshot) = {
-            let mut state = lock(&pooled.cell.state);
+            let mut state = pooled.cell.state.lock();
             // The last request's snapshot cell is reused unless its caller still
             // holds it (the snapshot owns its data): then a spare one that an
             // earlier caller dropped, or a new one. A count of 1 is final: only the
@@ -320,7 +321,7 @@ impl RequestContext {
 
     /// Runs `f` on the state if this handle is still current.
     fn with_live<R>(&self, f: impl FnOnce(&mut ContextState) -> R) -> Option<R> {
-        let mut state = lock(&self.cell.state);
+        let mut state = self.cell.state.lock();
         // A finished request's context is reset at once, which bumps the
         // generation: a handle is live exactly while its request is in flight.
         (state.generation == self.generation).then(|| f(&mut state))
@@ -416,14 +417,14 @@ impl ContextLease {
             return;
         };
         {
-            let mut guard = lock(&pooled.cell.state);
+            let mut guard = pooled.cell.state.lock();
             let state = &mut *guard;
             let at = state.start.elapsed();
             for &kind in kinds {
                 state.timeline.push(kind, at, &[]);
             }
             {
-                let mut published = lock(&state.snapshot.data);
+                let mut published = state.snapshot.data.lock();
                 published.request_id = state.request_id;
                 let request = &mut published.request;
                 request.request_id = state.request_id;
@@ -447,7 +448,7 @@ impl ContextLease {
     /// Records `kind` now on the leased context.
     pub fn record(&self, kind: EventKind) {
         if let Some(pooled) = &self.pooled {
-            let mut state = lock(&pooled.cell.state);
+            let mut state = pooled.cell.state.lock();
             let at = state.start.elapsed();
             state.timeline.push(kind, at, &[]);
         }
@@ -492,7 +493,7 @@ impl fmt::Debug for ContextLease {
 }
 
 struct SnapshotCell {
-    data: Mutex<SnapshotData>,
+    data: Lock<SnapshotData>,
     home: Weak<PoolShared>,
 }
 
@@ -508,7 +509,7 @@ impl SnapshotCell {
     fn new(home: Weak<PoolShared>) -> Self {
         Self {
             home,
-            data: Mutex::new(SnapshotData {
+            data: Lock::new(SnapshotData {
                 request_id: 0,
                 request: FinishedRequest {
                     request_id: 0,
@@ -521,10 +522,7 @@ impl SnapshotCell {
     }
 
     fn clear(&mut self) {
-        let data = match self.data.get_mut() {
-            Ok(data) => data,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut data = self.data.lock();
         data.request_id = 0;
         data.request.request_id = 0;
         data.request.host = None;
@@ -568,8 +566,8 @@ impl TimelineSnapshot {
     }
 
     /// The cell's data, if it holds this snapshot's finished request.
-    fn data(&self) -> Option<MutexGuard<'_, SnapshotData>> {
-        let data = lock(&self.cell.as_ref()?.data);
+    fn data(&self) -> Option<TryLockGuard<'_, SnapshotData>> {
+        let data = self.cell.as_ref()?.data.lock();
         (data.request_id == self.request_id).then_some(data)
     }
 
