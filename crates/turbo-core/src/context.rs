@@ -215,7 +215,7 @@ impl ContextPool {
                 state.snapshot = self.spare_cell();
             }
             state.request_id = next_request_id();
-            state.host = HostKey::of(request).ok();
+            HostKey::store_from_uri(&mut state.host, request.uri());
             state.priority = Priority::of(request);
             state.start = Instant::now();
             let snapshot = TimelineSnapshot {
@@ -428,7 +428,7 @@ impl ContextLease {
                 published.request_id = state.request_id;
                 let request = &mut published.request;
                 request.request_id = state.request_id;
-                request.host = state.host.take();
+                request.host.clone_from(&state.host);
                 request.priority = state.priority;
                 // Moved, not copied: the cell's previous storage, cleared by the
                 // reset below, becomes this context's for its next request.
