@@ -1,5 +1,6 @@
 //! [`RequestContext`]: the pooled per-request record, and the handle layers use.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -8,10 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use turbo_pool::{ObjectPool, OwnedPooled, PoolStats, Reset};
+use turbo_pool::{ObjectPool, PoolStats, Reset, TryLockGuard};
 
 use crate::body::{BodyEnd, BodyGuard};
 use crate::host::HostKey;
+use crate::lock::Lock;
 use crate::priority::Priority;
 use crate::timeline::{EventKind, Field, Timeline};
 
@@ -20,8 +22,30 @@ use crate::timeline::{EventKind, Field, Timeline};
 const EVENT_CAPACITY: usize = 12;
 const FIELD_CAPACITY: usize = 12;
 
-/// Request ids are unique within the process, across pools.
-static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
+/// Request ids are unique within the process, across pools. Each thread reserves
+/// a block of ids at a time, so that threads renting contexts at once do not bounce
+/// one shared counter's cache line between cores on every request.
+static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
+const ID_BLOCK: u64 = 1024;
+
+std::thread_local! {
+    /// This thread's reserved ids: the next one to hand out, and the block's end.
+    static THREAD_IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// A fresh request id: never 0, never repeated within the process (a `u64` of ids
+/// does not run out).
+fn next_request_id() -> u64 {
+    THREAD_IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            end = next + ID_BLOCK;
+        }
+        ids.set((next + 1, end));
+        next
+    })
+}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // No critical section here runs user code, so a poisoned lock still guards
@@ -41,59 +65,60 @@ struct ContextState {
     priority: Priority,
     start: Instant,
     timeline: Timeline,
-    finished: bool,
-    /// Where the finished timeline is published for the caller.
+    /// Where the finished timeline is published for the caller. Kept while the
+    /// context is idle: the next lease reuses it when no caller holds it any more.
     snapshot: Arc<SnapshotCell>,
-    /// The pool, for spare snapshot cells.
-    home: Weak<PoolShared>,
 }
 
 struct ContextCell {
-    state: Mutex<ContextState>,
+    state: Lock<ContextState>,
 }
 
-/// A pooled context: the pool's reset step wipes everything a request left.
-struct PooledContext(Arc<ContextCell>);
+impl ContextState {
+    /// Wipes what a request left and makes every handle to it stale.
+    fn reset(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        self.request_id = 0;
+        self.host = None;
+        self.priority = Priority::default();
+        self.timeline.clear();
+    }
+}
+
+/// A pooled context.
+///
+/// A lease resets its context itself, under the lock it already holds to publish
+/// the snapshot, and marks it `clean`; the pool's reset step then has nothing left
+/// to do and takes no lock. It still resets a context that comes back any other way.
+struct PooledContext {
+    cell: Arc<ContextCell>,
+    clean: bool,
+}
 
 impl PooledContext {
     fn new(home: Weak<PoolShared>) -> Self {
-        PooledContext(Arc::new(ContextCell {
-            state: Mutex::new(ContextState {
-                generation: 0,
-                request_id: 0,
-                host: None,
-                priority: Priority::default(),
-                start: Instant::now(),
-                timeline: Timeline::with_capacity(EVENT_CAPACITY, FIELD_CAPACITY),
-                finished: false,
-                snapshot: Arc::new(SnapshotCell::new(home.clone())),
-                home,
+        PooledContext {
+            cell: Arc::new(ContextCell {
+                state: Lock::new(ContextState {
+                    generation: 0,
+                    request_id: 0,
+                    host: None,
+                    priority: Priority::default(),
+                    start: Instant::now(),
+                    timeline: Timeline::with_capacity(EVENT_CAPACITY, FIELD_CAPACITY),
+                    snapshot: Arc::new(SnapshotCell::new(home)),
+                }),
             }),
-        }))
+            clean: true,
+        }
     }
 }
 
 impl Reset for PooledContext {
     fn reset(&mut self) {
-        let mut state = lock(&self.0.state);
-        state.generation = state.generation.wrapping_add(1);
-        state.request_id = 0;
-        state.host = None;
-        state.priority = Priority::default();
-        state.timeline.clear();
-        state.finished = false;
-        // The caller may still hold the last snapshot; it owns its data, so another
-        // cell is needed then: a spare one that an earlier caller dropped, or a new
-        // one. When nobody holds it, the cell and its storage are reused as they are.
-        match Arc::get_mut(&mut state.snapshot) {
-            Some(cell) => cell.clear(),
-            None => {
-                let home = state.home.clone();
-                state.snapshot = home
-                    .upgrade()
-                    .and_then(|pool| lock(&pool.spare_cells).pop())
-                    .unwrap_or_else(|| Arc::new(SnapshotCell::new(home)));
-            }
+        if !self.clean {
+            self.cell.state.lock().reset();
+            self.clean = true;
         }
     }
 }
@@ -177,21 +202,30 @@ impl ContextPool {
         &self,
         request: &http::Request<B>,
     ) -> (ContextLease, RequestContext, TimelineSnapshot) {
-        let pooled = self.shared.contexts.get_owned();
+        let mut pooled = self.shared.contexts.take();
+        pooled.clean = false;
         self.shared.leased.fetch_add(1, Ordering::AcqRel);
         let (generation, snapshot) = {
-            let mut state = lock(&pooled.0.state);
-            state.request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
-            state.host = HostKey::of(request).ok();
+            let mut state = pooled.cell.state.lock();
+            // The last request's snapshot cell is reused unless its caller still
+            // holds it (the snapshot owns its data): then a spare one that an
+            // earlier caller dropped, or a new one. A count of 1 is final: only the
+            // holder of this lock can hand out another reference.
+            if Arc::strong_count(&state.snapshot) != 1 {
+                state.snapshot = self.spare_cell();
+            }
+            state.request_id = next_request_id();
+            HostKey::store_from_uri(&mut state.host, request.uri());
             state.priority = Priority::of(request);
             state.start = Instant::now();
             let snapshot = TimelineSnapshot {
                 cell: Some(Arc::clone(&state.snapshot)),
+                request_id: state.request_id,
             };
             (state.generation, snapshot)
         };
         let handle = RequestContext {
-            cell: Arc::clone(&pooled.0),
+            cell: Arc::clone(&pooled.cell),
             generation,
         };
         let lease = ContextLease {
@@ -199,6 +233,13 @@ impl ContextPool {
             pool: Arc::clone(&self.shared),
         };
         (lease, handle, snapshot)
+    }
+
+    /// A snapshot cell for a context whose own cell a caller still holds.
+    fn spare_cell(&self) -> Arc<SnapshotCell> {
+        lock(&self.shared.spare_cells)
+            .pop()
+            .unwrap_or_else(|| Arc::new(SnapshotCell::new(Arc::downgrade(&self.shared))))
     }
 }
 
@@ -280,7 +321,9 @@ impl RequestContext {
 
     /// Runs `f` on the state if this handle is still current.
     fn with_live<R>(&self, f: impl FnOnce(&mut ContextState) -> R) -> Option<R> {
-        let mut state = lock(&self.cell.state);
+        let mut state = self.cell.state.lock();
+        // A finished request's context is reset at once, which bumps the
+        // generation: a handle is live exactly while its request is in flight.
         (state.generation == self.generation).then(|| f(&mut state))
     }
 
@@ -292,16 +335,14 @@ impl RequestContext {
     /// Records `kind` now, with fields.
     pub fn record_with(&self, kind: EventKind, fields: &[Field]) {
         self.with_live(|state| {
-            if !state.finished {
-                let at = state.start.elapsed();
-                state.timeline.push(kind, at, fields);
-                tracing::trace!(
-                    request_id = state.request_id,
-                    event = kind.name(),
-                    at_us = at.as_micros() as u64,
-                    "timeline"
-                );
-            }
+            let at = state.start.elapsed();
+            state.timeline.push(kind, at, fields);
+            tracing::trace!(
+                request_id = state.request_id,
+                event = kind.name(),
+                at_us = at.as_micros() as u64,
+                "timeline"
+            );
         });
     }
 
@@ -339,12 +380,13 @@ impl RequestContext {
     pub fn snapshot(&self) -> Option<TimelineSnapshot> {
         self.with_live(|state| TimelineSnapshot {
             cell: Some(Arc::clone(&state.snapshot)),
+            request_id: state.request_id,
         })
     }
 
     /// Whether this handle still refers to an in-flight request.
     pub fn is_live(&self) -> bool {
-        self.with_live(|state| !state.finished).unwrap_or(false)
+        self.with_live(|_| true).unwrap_or(false)
     }
 }
 
@@ -363,31 +405,39 @@ impl fmt::Debug for RequestContext {
 ///
 /// It is the [`BodyGuard`] that the context layer puts around response bodies.
 pub struct ContextLease {
-    pooled: Option<OwnedPooled<PooledContext>>,
+    pooled: Option<PooledContext>,
     pool: Arc<PoolShared>,
 }
 
 impl ContextLease {
-    /// Records `kind`, publishes the timeline and returns the context. Idempotent.
-    fn complete(&mut self, kind: EventKind) {
-        let Some(pooled) = self.pooled.take() else {
+    /// Records `kinds`, all at one instant, publishes the timeline, resets the
+    /// context and returns it. Idempotent.
+    fn complete(&mut self, kinds: &[EventKind]) {
+        let Some(mut pooled) = self.pooled.take() else {
             return;
         };
         {
-            let mut state = lock(&pooled.0.state);
-            if !state.finished {
-                let at = state.start.elapsed();
+            let mut guard = pooled.cell.state.lock();
+            let state = &mut *guard;
+            let at = state.start.elapsed();
+            for &kind in kinds {
                 state.timeline.push(kind, at, &[]);
-                state.finished = true;
-                let mut snapshot = lock(&state.snapshot.data);
-                snapshot.request.request_id = state.request_id;
-                snapshot.request.host.clone_from(&state.host);
-                snapshot.request.priority = state.priority;
-                snapshot.request.timeline.copy_from(&state.timeline);
-                snapshot.complete = true;
             }
+            {
+                let mut published = state.snapshot.data.lock();
+                published.request_id = state.request_id;
+                let request = &mut published.request;
+                request.request_id = state.request_id;
+                request.host.clone_from(&state.host);
+                request.priority = state.priority;
+                // Moved, not copied: the cell's previous storage, cleared by the
+                // reset below, becomes this context's for its next request.
+                std::mem::swap(&mut request.timeline, &mut state.timeline);
+            }
+            state.reset();
         }
-        drop(pooled);
+        pooled.clean = true;
+        self.pool.contexts.put(pooled);
         let before = self.pool.leased.fetch_sub(1, Ordering::SeqCst);
         if before == 1 && self.pool.watching.load(Ordering::SeqCst) {
             let wakers = std::mem::take(&mut *lock(&self.pool.idle_wakers));
@@ -398,34 +448,39 @@ impl ContextLease {
     /// Records `kind` now on the leased context.
     pub fn record(&self, kind: EventKind) {
         if let Some(pooled) = &self.pooled {
-            let mut state = lock(&pooled.0.state);
-            if !state.finished {
-                let at = state.start.elapsed();
-                state.timeline.push(kind, at, &[]);
-            }
+            let mut state = pooled.cell.state.lock();
+            let at = state.start.elapsed();
+            state.timeline.push(kind, at, &[]);
         }
     }
 
     /// Ends the request now with `kind` (for example [`EventKind::Failed`] when the
     /// service returned an error).
     pub fn finish_with(mut self, kind: EventKind) {
-        self.complete(kind);
+        self.complete(&[kind]);
+    }
+
+    /// Ends the request now with `first` then `last`, both at one instant: for a
+    /// response whose headers arrive with its body already at its end, which needs
+    /// one clock read and one lock instead of two of each.
+    pub(crate) fn finish_with_pair(mut self, first: EventKind, last: EventKind) {
+        self.complete(&[first, last]);
     }
 }
 
 impl BodyGuard for ContextLease {
     fn finish(mut self, end: BodyEnd) {
-        self.complete(match end {
+        self.complete(&[match end {
             BodyEnd::Complete => EventKind::BodyFinished,
             BodyEnd::Error => EventKind::Failed,
             BodyEnd::Dropped => EventKind::Cancelled,
-        });
+        }]);
     }
 }
 
 impl Drop for ContextLease {
     fn drop(&mut self) {
-        self.complete(EventKind::Cancelled);
+        self.complete(&[EventKind::Cancelled]);
     }
 }
 
@@ -438,12 +493,15 @@ impl fmt::Debug for ContextLease {
 }
 
 struct SnapshotCell {
-    data: Mutex<SnapshotData>,
+    data: Lock<SnapshotData>,
     home: Weak<PoolShared>,
 }
 
 struct SnapshotData {
-    complete: bool,
+    /// The id of the request whose timeline `request` holds, 0 for none. A cell is
+    /// reused without clearing; a snapshot reads it only once it holds its own
+    /// request (ids are never 0 and never repeat).
+    request_id: u64,
     request: FinishedRequest,
 }
 
@@ -451,8 +509,8 @@ impl SnapshotCell {
     fn new(home: Weak<PoolShared>) -> Self {
         Self {
             home,
-            data: Mutex::new(SnapshotData {
-                complete: false,
+            data: Lock::new(SnapshotData {
+                request_id: 0,
                 request: FinishedRequest {
                     request_id: 0,
                     host: None,
@@ -464,11 +522,8 @@ impl SnapshotCell {
     }
 
     fn clear(&mut self) {
-        let data = match self.data.get_mut() {
-            Ok(data) => data,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        data.complete = false;
+        let mut data = self.data.lock();
+        data.request_id = 0;
         data.request.request_id = 0;
         data.request.host = None;
         data.request.priority = Priority::default();
@@ -485,6 +540,9 @@ impl SnapshotCell {
 pub struct TimelineSnapshot {
     /// `None` only while dropping.
     cell: Option<Arc<SnapshotCell>>,
+    /// The request this snapshot is for: the cell holds its timeline once it
+    /// carries this id.
+    request_id: u64,
 }
 
 /// A finished request: who it was and what happened.
@@ -507,13 +565,15 @@ impl TimelineSnapshot {
         response.extensions().get::<TimelineSnapshot>()
     }
 
-    fn data(&self) -> Option<MutexGuard<'_, SnapshotData>> {
-        self.cell.as_ref().map(|cell| lock(&cell.data))
+    /// The cell's data, if it holds this snapshot's finished request.
+    fn data(&self) -> Option<TryLockGuard<'_, SnapshotData>> {
+        let data = self.cell.as_ref()?.data.lock();
+        (data.request_id == self.request_id).then_some(data)
     }
 
     /// Whether the request has ended and the timeline is final.
     pub fn is_finished(&self) -> bool {
-        self.data().is_some_and(|data| data.complete)
+        self.data().is_some()
     }
 
     /// The finished request (a copy), or `None` while it is still in flight.
@@ -524,8 +584,7 @@ impl TimelineSnapshot {
     /// Runs `read` on the finished request without copying it; `None` while the
     /// request is still in flight.
     pub fn inspect<R>(&self, read: impl FnOnce(&FinishedRequest) -> R) -> Option<R> {
-        let data = self.data()?;
-        data.complete.then(|| read(&data.request))
+        self.data().map(|data| read(&data.request))
     }
 }
 
@@ -536,6 +595,11 @@ impl Drop for TimelineSnapshot {
         let Some(mut cell) = self.cell.take() else {
             return;
         };
+        // Usually the context still holds the cell, to reuse it for its next
+        // request: then there is nothing to hand back, and a plain load says so.
+        if Arc::strong_count(&cell) != 1 {
+            return;
+        }
         let Some(home) = cell.home.upgrade() else {
             return;
         };

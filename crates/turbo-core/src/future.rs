@@ -52,6 +52,12 @@ where
                     parts.extensions.insert(snapshot);
                 }
                 let body = match lease {
+                    // A body already at its end (an empty response) ends the
+                    // request here: both events at one clock read, under one lock.
+                    Some(lease) if body.is_end_stream() => {
+                        lease.finish_with_pair(EventKind::HeadersReceived, EventKind::BodyFinished);
+                        GuardedBody::unguarded(body)
+                    }
                     Some(lease) => {
                         lease.record(EventKind::HeadersReceived);
                         GuardedBody::new(body, lease)

@@ -54,6 +54,7 @@ mod context;
 mod future;
 mod host;
 mod layer;
+mod lock;
 mod priority;
 mod service;
 mod timeline;

@@ -15,8 +15,9 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::Empty;
 use proptest::prelude::*;
-use tower::{Layer, Service};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use turbo_core::{
     BodyEnd, BodyGuard, ContextLayer, ContextPool, EventKind, FieldValue, GuardedBody,
     RequestContext, TimelineSnapshot,
@@ -343,25 +344,56 @@ fn guarded_body_releases_exactly_once_per_path() {
 struct PlannedRequest {
     host: u8,
     events: Vec<(u8, u64)>,
+    /// How many later requests run before the caller reads and drops this
+    /// request's snapshot: 0 lets the context reuse its snapshot cell, more makes
+    /// it take a spare or a new one, and the late drop hands the cell back.
+    keep_for: u8,
 }
 
 fn planned() -> impl Strategy<Value = PlannedRequest> {
     (
         any::<u8>(),
         prop::collection::vec((0u8..4, any::<u64>()), 0..12),
+        0u8..4,
     )
-        .prop_map(|(host, events)| PlannedRequest { host, events })
+        .prop_map(|(host, events, keep_for)| PlannedRequest {
+            host,
+            events,
+            keep_for,
+        })
 }
 
 const NAMES: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
 
+/// Checks that `snapshot` holds exactly request `index`'s host and events, then a
+/// single terminal event.
+fn check_snapshot(
+    index: usize,
+    request_plan: &PlannedRequest,
+    snapshot: &TimelineSnapshot,
+) -> Result<(), TestCaseError> {
+    let finished = snapshot.finished().unwrap();
+    let host = finished.host.clone().unwrap();
+    prop_assert_eq!(host.host(), format!("host{}.example", request_plan.host));
+    let events: Vec<_> = finished.timeline.iter().collect();
+    prop_assert_eq!(events.len(), request_plan.events.len() + 1);
+    for (event, (name, value)) in events.iter().zip(&request_plan.events) {
+        prop_assert_eq!(event.kind, EventKind::Custom(NAMES[*name as usize]));
+        prop_assert_eq!(event.field("value"), Some(FieldValue::U64(*value)));
+        prop_assert_eq!(event.field("request"), Some(FieldValue::U64(index as u64)));
+    }
+    Ok(())
+}
+
 proptest! {
     /// Random requests through a pool of one context: each snapshot holds exactly
-    /// its own request's events, fields and host, however the previous one ended.
+    /// its own request's events, fields and host, however the previous one ended
+    /// and however long the callers keep their snapshots, and shows nothing before
+    /// its request ends (a reused cell still holds an earlier request's timeline).
     #[test]
     fn reuse_never_leaks_state(plan in prop::collection::vec(planned(), 1..20)) {
         let pool = ContextPool::new(1);
-        let mut snapshots = Vec::new();
+        let mut held: Vec<(usize, TimelineSnapshot)> = Vec::new();
         for (index, request_plan) in plan.iter().enumerate() {
             let uri = format!("http://host{}.example/", request_plan.host);
             let request = Request::get(uri.as_str()).body(()).unwrap();
@@ -373,29 +405,54 @@ proptest! {
                 );
             }
             let snapshot = ctx.snapshot().unwrap();
+            prop_assert!(snapshot.finished().is_none(), "request {} has not ended", index);
             match index % 3 {
                 0 => lease.finish(BodyEnd::Complete),
                 1 => lease.finish(BodyEnd::Error),
                 _ => drop(lease),
             }
-            snapshots.push(snapshot);
+            held.push((index, snapshot));
+            // Callers whose time is up read their snapshot and let it go.
+            let mut still_held = Vec::new();
+            for (owner, snapshot) in held {
+                if owner + usize::from(plan[owner].keep_for) <= index {
+                    check_snapshot(owner, &plan[owner], &snapshot)?;
+                } else {
+                    still_held.push((owner, snapshot));
+                }
+            }
+            held = still_held;
         }
         prop_assert_eq!(pool.stats().leased, 0);
         prop_assert_eq!(pool.stats().pool.created, 1);
-        for (index, (request_plan, snapshot)) in plan.iter().zip(&snapshots).enumerate() {
-            let finished = snapshot.finished().unwrap();
-            let host = finished.host.clone().unwrap();
-            prop_assert_eq!(host.host(), format!("host{}.example", request_plan.host));
-            let events: Vec<_> = finished.timeline.iter().collect();
-            // Its own events, then exactly one terminal event.
-            prop_assert_eq!(events.len(), request_plan.events.len() + 1);
-            for (event, (name, value)) in events.iter().zip(&request_plan.events) {
-                prop_assert_eq!(event.kind, EventKind::Custom(NAMES[*name as usize]));
-                prop_assert_eq!(event.field("value"), Some(FieldValue::U64(*value)));
-                prop_assert_eq!(event.field("request"), Some(FieldValue::U64(index as u64)));
-            }
+        for (owner, snapshot) in &held {
+            check_snapshot(*owner, &plan[*owner], snapshot)?;
         }
     }
+}
+
+#[test]
+fn an_empty_body_ends_the_request_with_its_headers() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let pool = ContextPool::new(1);
+    let service = ServiceBuilder::new()
+        .layer(ContextLayer::with_pool(pool.clone()))
+        .service(service_fn(|_request: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+        }));
+    let response = rt.block_on(service.oneshot(request())).unwrap();
+    // Already back in the pool: nothing is left for the body to release.
+    assert_eq!(pool.stats().leased, 0);
+    assert!(!response.body().is_guarded());
+    let finished = TimelineSnapshot::of(&response).unwrap().finished().unwrap();
+    let events: Vec<_> = finished.timeline.iter().collect();
+    assert_eq!(
+        events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::HeadersReceived, EventKind::BodyFinished]
+    );
+    assert_eq!(events[0].at, events[1].at, "one instant for both");
 }
 
 #[test]

@@ -46,7 +46,8 @@ mod object_pool;
 mod sync;
 // The one exception to `unsafe_code = "deny"`: the object pool's per-slot try-lock
 // hands out `&mut T` from an `UnsafeCell` under a one-flag lock (see the module docs
-// for why `std::sync::Mutex` costs twice as much there). It is model-checked by loom.
+// for why `std::sync::Mutex` costs twice as much there). It is model-checked by loom,
+// and public so that other crates need no lock of their own.
 #[allow(unsafe_code)]
 mod try_lock;
 
@@ -56,3 +57,4 @@ pub use byte_pool::{
 };
 pub use error::{BytePoolBuildError, RentError};
 pub use object_pool::{ObjectPool, OwnedPooled, PoolStats, Pooled, Reset};
+pub use try_lock::{TryLock, TryLockGuard};

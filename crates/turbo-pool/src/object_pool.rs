@@ -203,6 +203,30 @@ impl<T: Send + 'static> ObjectPool<T> {
     /// The object leaves its slot; on return it goes to whichever slot is empty
     /// then, or is dropped if none is.
     pub fn get_owned(&self) -> OwnedPooled<T> {
+        OwnedPooled {
+            value: Some(self.take()),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Takes an idle object, or creates one, with no guard at all: the caller owns
+    /// it and offers it back with [`put`](Self::put) (or drops it).
+    ///
+    /// For owners that already keep a handle to the pool elsewhere, this saves the
+    /// reference count that [`get_owned`](Self::get_owned)'s guard holds: two atomic
+    /// read-modify-writes per round trip.
+    ///
+    /// ```
+    /// use turbo_pool::ObjectPool;
+    ///
+    /// let pool = ObjectPool::with_reset(2, Vec::<u8>::new, Vec::clear);
+    /// let mut scratch = pool.take();
+    /// scratch.extend_from_slice(b"request");
+    /// pool.put(scratch); // reset, then kept
+    /// assert!(pool.take().is_empty());
+    /// assert_eq!(pool.stats().reused, 1);
+    /// ```
+    pub fn take(&self) -> T {
         let shared = &*self.shared;
         let mut order = search_order(shared.slots.len());
         while let Some(index) = order.next() {
@@ -219,16 +243,10 @@ impl<T: Send + 'static> ObjectPool<T> {
                 slot.idle.store(false, Ordering::Relaxed);
                 drop(state);
                 order.remember(index);
-                return OwnedPooled {
-                    value: Some(value),
-                    shared: Arc::clone(&self.shared),
-                };
+                return value;
             }
         }
-        OwnedPooled {
-            value: Some(shared.create_overflow()),
-            shared: Arc::clone(&self.shared),
-        }
+        shared.create_overflow()
     }
 
     /// Offers an object to the pool as if a guard had returned it: it is reset,

@@ -1,4 +1,5 @@
-//! [`TryLock`]: the smallest lock the object pool needs.
+//! [`TryLock`]: the smallest lock the object pool needs, also offered to callers
+//! whose critical sections are a few stores long (turbo-core's request contexts).
 //!
 //! A slot of the pool is only ever *tried*: a taker that finds it busy moves on to
 //! the next slot instead of waiting. That lets the lock be one flag: taking it is a
@@ -46,7 +47,23 @@ impl<T> MutPtr<T> {
 }
 
 /// A value behind a flag that at most one [`TryLockGuard`] holds at a time.
-pub(crate) struct TryLock<T> {
+///
+/// Taking it is one atomic swap and releasing it a plain store, where a general
+/// mutex pays a second read-modify-write on unlock to find sleeping waiters. It
+/// never waits: a caller that must have the value retries (and should yield), so
+/// it suits data held for a few instructions and rarely contended.
+///
+/// ```
+/// use turbo_pool::TryLock;
+///
+/// let lock = TryLock::new(Vec::new());
+/// let mut guard = lock.try_lock().expect("nobody holds it");
+/// guard.push(1);
+/// assert!(lock.try_lock().is_none(), "held until the guard drops");
+/// drop(guard);
+/// assert_eq!(*lock.try_lock().expect("free again"), [1]);
+/// ```
+pub struct TryLock<T> {
     locked: AtomicBool,
     value: UnsafeCell<T>,
 }
@@ -59,7 +76,8 @@ unsafe impl<T: Send> Send for TryLock<T> {}
 unsafe impl<T: Send> Sync for TryLock<T> {}
 
 impl<T> TryLock<T> {
-    pub(crate) fn new(value: T) -> Self {
+    /// A free lock around `value`.
+    pub fn new(value: T) -> Self {
         Self {
             locked: AtomicBool::new(false),
             value: UnsafeCell::new(value),
@@ -67,7 +85,7 @@ impl<T> TryLock<T> {
     }
 
     /// Takes the lock if it is free, without waiting.
-    pub(crate) fn try_lock(&self) -> Option<TryLockGuard<'_, T>> {
+    pub fn try_lock(&self) -> Option<TryLockGuard<'_, T>> {
         // Read before swapping, so that scanning past busy slots does not pull
         // their cache lines into exclusive state; a stale `true` only skips a slot.
         // Loom mis-orders a read-modify-write that follows a relaxed load of the
@@ -87,7 +105,7 @@ impl<T> TryLock<T> {
 }
 
 /// Exclusive access to a [`TryLock`]'s value; releases the lock on drop.
-pub(crate) struct TryLockGuard<'a, T> {
+pub struct TryLockGuard<'a, T> {
     lock: &'a TryLock<T>,
     /// Always `Some` until drop; dropped before the flag is released, so loom sees
     /// the access end before another thread can start one.
@@ -126,6 +144,21 @@ impl<T> Drop for TryLockGuard<'_, T> {
         // before the flag lets another holder in.
         self.value = None;
         self.lock.locked.store(false, Ordering::Release);
+    }
+}
+
+impl<T> std::fmt::Debug for TryLock<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The value is not shown: reading it would need the lock.
+        f.debug_struct("TryLock")
+            .field("locked", &self.locked.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for TryLockGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
     }
 }
 
