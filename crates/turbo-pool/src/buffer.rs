@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 
 use bytes::Bytes;
 
-use crate::byte_pool::{BytePool, ByteShared, IdleBuf};
+use crate::byte_pool::{ByteShared, IdleBuf};
 use crate::sync::Arc;
 
 /// A growable byte buffer rented from a [`BytePool`]; it returns to its size
@@ -23,27 +23,31 @@ pub struct PooledBuf {
     bytes: Vec<u8>,
     /// High-water mark of `bytes.len()`: how much zeroing a clear policy needs.
     dirty: usize,
-    /// The class to return to; `None` for an unpooled (oversize) buffer.
-    class: Option<usize>,
+    /// Where to return to; `None` for an unpooled (oversize) buffer and after
+    /// `into_vec`.
+    home: Option<Home>,
+}
+
+/// The pool and class a pooled buffer returns to.
+struct Home {
+    class: usize,
     shared: Arc<ByteShared>,
 }
 
 impl PooledBuf {
-    pub(crate) fn pooled(buf: IdleBuf, class: usize, pool: &BytePool) -> Self {
+    pub(crate) fn pooled(buf: IdleBuf, class: usize, shared: Arc<ByteShared>) -> Self {
         Self {
             bytes: buf.bytes,
             dirty: buf.dirty,
-            class: Some(class),
-            shared: Arc::clone(pool.shared()),
+            home: Some(Home { class, shared }),
         }
     }
 
-    pub(crate) fn unpooled(bytes: Vec<u8>, pool: &BytePool) -> Self {
+    pub(crate) fn unpooled(bytes: Vec<u8>) -> Self {
         Self {
             bytes,
             dirty: 0,
-            class: None,
-            shared: Arc::clone(pool.shared()),
+            home: None,
         }
     }
 
@@ -64,7 +68,7 @@ impl PooledBuf {
 
     /// Whether this buffer returns to a size class on drop (false for oversize rents).
     pub fn is_pooled(&self) -> bool {
-        self.class.is_some()
+        self.home.is_some()
     }
 
     /// The readable bytes.
@@ -113,7 +117,7 @@ impl PooledBuf {
 
     /// Takes the bytes out of the pool for good, as a `Vec` of the same capacity.
     pub fn into_vec(mut self) -> Vec<u8> {
-        self.class = None;
+        self.home = None;
         std::mem::take(&mut self.bytes)
     }
 
@@ -124,10 +128,10 @@ impl PooledBuf {
 
 impl Drop for PooledBuf {
     fn drop(&mut self) {
-        if let Some(class) = self.class {
+        if let Some(home) = self.home.take() {
             let bytes = std::mem::take(&mut self.bytes);
-            self.shared.give_back(
-                class,
+            home.shared.give_back(
+                home.class,
                 IdleBuf {
                     bytes,
                     dirty: self.dirty,
@@ -179,7 +183,7 @@ impl fmt::Debug for PooledBuf {
         f.debug_struct("PooledBuf")
             .field("len", &self.bytes.len())
             .field("capacity", &self.bytes.capacity())
-            .field("pooled", &self.class.is_some())
+            .field("pooled", &self.home.is_some())
             .finish()
     }
 }

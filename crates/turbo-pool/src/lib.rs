@@ -43,6 +43,7 @@ mod buffer;
 mod byte_pool;
 mod error;
 mod object_pool;
+mod search;
 mod sync;
 // The one exception to `unsafe_code = "deny"`: the object pool's per-slot try-lock
 // hands out `&mut T` from an `UnsafeCell` under a one-flag lock (see the module docs
@@ -52,7 +53,8 @@ mod try_lock;
 
 pub use buffer::PooledBuf;
 pub use byte_pool::{
-    BytePool, BytePoolBuilder, BytePoolStats, ClassStats, ClearPolicy, STANDARD_CLASSES,
+    BytePool, BytePoolBuilder, BytePoolStats, ClassStats, ClearPolicy, MAX_IDLE_PER_CLASS_LIMIT,
+    STANDARD_CLASSES,
 };
 pub use error::{BytePoolBuildError, RentError};
 pub use object_pool::{ObjectPool, OwnedPooled, PoolStats, Pooled, Reset};
