@@ -13,33 +13,59 @@ use crate::sync::Arc;
 /// class when dropped (or, after [`freeze`](Self::freeze), when the last `Bytes`
 /// clone drops).
 ///
+/// [`BytePool::rent`] lends one that borrows the pool (`PooledBuf<'_>`), which
+/// costs no reference count; [`BytePool::rent_owned`] and
+/// [`into_owned`](Self::into_owned) give a `PooledBuf<'static>` that holds a
+/// handle to the pool, to move into spawned tasks or other threads.
+///
 /// It starts with a readable length of 0 and a capacity of at least the rented
 /// size. Only bytes this renter wrote are readable: the API has no way to expose
 /// spare capacity, which is what isolates tenants without zeroing.
 ///
 /// Writing past the capacity grows the buffer like a `Vec`; a grown buffer no
 /// longer fits its class and is freed instead of returned.
-pub struct PooledBuf {
+pub struct PooledBuf<'a> {
     bytes: Vec<u8>,
     /// High-water mark of `bytes.len()`: how much zeroing a clear policy needs.
     dirty: usize,
     /// Where to return to; `None` for an unpooled (oversize) buffer and after
     /// `into_vec`.
-    home: Option<Home>,
+    home: Option<Home<'a>>,
 }
 
 /// The pool and class a pooled buffer returns to.
-struct Home {
+struct Home<'a> {
     class: usize,
-    shared: Arc<ByteShared>,
+    pool: Handle<'a>,
 }
 
-impl PooledBuf {
-    pub(crate) fn pooled(buf: IdleBuf, class: usize, shared: Arc<ByteShared>) -> Self {
+/// How a buffer reaches its pool: a borrow (no reference count to pay) or a
+/// handle of its own (`'static`).
+enum Handle<'a> {
+    Borrowed(&'a Arc<ByteShared>),
+    Owned(Arc<ByteShared>),
+}
+
+impl<'a> PooledBuf<'a> {
+    pub(crate) fn borrowed(buf: IdleBuf, class: usize, shared: &'a Arc<ByteShared>) -> Self {
         Self {
             bytes: buf.bytes,
             dirty: buf.dirty,
-            home: Some(Home { class, shared }),
+            home: Some(Home {
+                class,
+                pool: Handle::Borrowed(shared),
+            }),
+        }
+    }
+
+    pub(crate) fn owned(buf: IdleBuf, class: usize, shared: Arc<ByteShared>) -> Self {
+        Self {
+            bytes: buf.bytes,
+            dirty: buf.dirty,
+            home: Some(Home {
+                class,
+                pool: Handle::Owned(shared),
+            }),
         }
     }
 
@@ -112,7 +138,26 @@ impl PooledBuf {
     /// Converts into [`Bytes`] without copying; the buffer returns to the pool
     /// when the last clone of the `Bytes` drops.
     pub fn freeze(self) -> Bytes {
-        Bytes::from_owner(self)
+        Bytes::from_owner(self.into_owned())
+    }
+
+    /// The same buffer with a pool handle of its own, so that it can outlive the
+    /// borrow of the pool it was rented from (a spawned task, another thread).
+    /// Costs one reference-count increment for a borrowed buffer, nothing for one
+    /// that already owns its handle or is unpooled.
+    pub fn into_owned(mut self) -> PooledBuf<'static> {
+        let home = self.home.take().map(|home| Home {
+            class: home.class,
+            pool: match home.pool {
+                Handle::Borrowed(shared) => Handle::Owned(Arc::clone(shared)),
+                Handle::Owned(shared) => Handle::Owned(shared),
+            },
+        });
+        PooledBuf {
+            bytes: std::mem::take(&mut self.bytes),
+            dirty: self.dirty,
+            home,
+        }
     }
 
     /// Takes the bytes out of the pool for good, as a `Vec` of the same capacity.
@@ -126,11 +171,15 @@ impl PooledBuf {
     }
 }
 
-impl Drop for PooledBuf {
+impl Drop for PooledBuf<'_> {
     fn drop(&mut self) {
         if let Some(home) = self.home.take() {
             let bytes = std::mem::take(&mut self.bytes);
-            home.shared.give_back(
+            let shared: &ByteShared = match &home.pool {
+                Handle::Borrowed(shared) => shared,
+                Handle::Owned(shared) => shared,
+            };
+            shared.give_back(
                 home.class,
                 IdleBuf {
                     bytes,
@@ -141,7 +190,7 @@ impl Drop for PooledBuf {
     }
 }
 
-impl Deref for PooledBuf {
+impl Deref for PooledBuf<'_> {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
@@ -149,25 +198,25 @@ impl Deref for PooledBuf {
     }
 }
 
-impl DerefMut for PooledBuf {
+impl DerefMut for PooledBuf<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         &mut self.bytes
     }
 }
 
-impl AsRef<[u8]> for PooledBuf {
+impl AsRef<[u8]> for PooledBuf<'_> {
     fn as_ref(&self) -> &[u8] {
         &self.bytes
     }
 }
 
-impl AsMut<[u8]> for PooledBuf {
+impl AsMut<[u8]> for PooledBuf<'_> {
     fn as_mut(&mut self) -> &mut [u8] {
         &mut self.bytes
     }
 }
 
-impl io::Write for PooledBuf {
+impl io::Write for PooledBuf<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.extend_from_slice(data);
         Ok(data.len())
@@ -178,7 +227,7 @@ impl io::Write for PooledBuf {
     }
 }
 
-impl fmt::Debug for PooledBuf {
+impl fmt::Debug for PooledBuf<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledBuf")
             .field("len", &self.bytes.len())

@@ -326,18 +326,51 @@ impl BytePool {
 
     /// Rents a buffer with room for at least `len` bytes and a readable length of 0.
     ///
+    /// The buffer borrows the pool, like [`ObjectPool::get`](crate::ObjectPool::get):
+    /// renting and returning it touches one slot lock each way and no reference
+    /// count. Use [`rent_owned`](Self::rent_owned) (or
+    /// [`PooledBuf::into_owned`]) for a buffer that must be `'static`.
+    ///
     /// # Errors
     ///
     /// [`RentError::ZeroSize`] when `len` is 0: a zero-byte rent is almost always
     /// an arithmetic bug upstream, so it is reported rather than served.
-    pub fn rent(&self, len: usize) -> Result<PooledBuf, RentError> {
+    pub fn rent(&self, len: usize) -> Result<PooledBuf<'_>, RentError> {
+        Ok(match self.take(len)? {
+            (buf, Some(class)) => PooledBuf::borrowed(buf, class, &self.shared),
+            (buf, None) => PooledBuf::unpooled(buf.bytes),
+        })
+    }
+
+    /// Rents a buffer as [`rent`](Self::rent) does, with a handle to the pool of
+    /// its own: it can move to another task or thread and outlive every
+    /// `BytePool` value. Costs a reference-count increment and decrement more
+    /// than `rent`.
+    ///
+    /// # Errors
+    ///
+    /// As [`rent`](Self::rent).
+    pub fn rent_owned(&self, len: usize) -> Result<PooledBuf<'static>, RentError> {
+        Ok(match self.take(len)? {
+            (buf, Some(class)) => PooledBuf::owned(buf, class, Arc::clone(&self.shared)),
+            (buf, None) => PooledBuf::unpooled(buf.bytes),
+        })
+    }
+
+    /// A buffer for `len` bytes and the class it returns to (`None`: unpooled).
+    #[inline]
+    fn take(&self, len: usize) -> Result<(IdleBuf, Option<usize>), RentError> {
         if len == 0 {
             return Err(RentError::ZeroSize);
         }
         let index = class_index(len);
         let Some(class) = self.shared.classes.get(index) else {
             self.shared.unpooled.fetch_add(1, Ordering::Relaxed);
-            return Ok(PooledBuf::unpooled(Vec::with_capacity(len)));
+            let buf = IdleBuf {
+                bytes: Vec::with_capacity(len),
+                dirty: 0,
+            };
+            return Ok((buf, None));
         };
         let mut buf = match class.take_idle() {
             Some(buf) => buf,
@@ -352,7 +385,7 @@ impl BytePool {
         if self.shared.policy.zeroes_on_rent() {
             zero_written(&mut buf);
         }
-        Ok(PooledBuf::pooled(buf, index, Arc::clone(&self.shared)))
+        Ok((buf, Some(index)))
     }
 
     /// Rents a buffer whose readable length is `len`, all zeros; the same as
@@ -361,7 +394,7 @@ impl BytePool {
     /// # Errors
     ///
     /// As [`rent`](Self::rent).
-    pub fn rent_zeroed(&self, len: usize) -> Result<PooledBuf, RentError> {
+    pub fn rent_zeroed(&self, len: usize) -> Result<PooledBuf<'_>, RentError> {
         let mut buf = self.rent(len)?;
         buf.resize(len, 0);
         Ok(buf)
