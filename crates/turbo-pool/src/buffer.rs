@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 
 use bytes::Bytes;
 
-use crate::byte_pool::{ByteShared, IdleBuf};
+use crate::byte_pool::{ByteShared, IdleBuf, Lent};
 use crate::sync::Arc;
 
 /// A growable byte buffer rented from a [`BytePool`]; it returns to its size
@@ -42,18 +42,27 @@ struct Home<'a> {
 /// How a buffer reaches its pool: a borrow (no reference count to pay) or a
 /// handle of its own (`'static`).
 enum Handle<'a> {
-    Borrowed(&'a Arc<ByteShared>),
+    /// `lent` is the slot it came from, kept locked until the buffer is back.
+    Borrowed {
+        shared: &'a Arc<ByteShared>,
+        lent: Option<Lent<'a>>,
+    },
     Owned(Arc<ByteShared>),
 }
 
 impl<'a> PooledBuf<'a> {
-    pub(crate) fn borrowed(buf: IdleBuf, class: usize, shared: &'a Arc<ByteShared>) -> Self {
+    pub(crate) fn borrowed(
+        buf: IdleBuf,
+        class: usize,
+        shared: &'a Arc<ByteShared>,
+        lent: Option<Lent<'a>>,
+    ) -> Self {
         Self {
             bytes: buf.bytes,
             dirty: buf.dirty,
             home: Some(Home {
                 class,
-                pool: Handle::Borrowed(shared),
+                pool: Handle::Borrowed { shared, lent },
             }),
         }
     }
@@ -69,10 +78,10 @@ impl<'a> PooledBuf<'a> {
         }
     }
 
-    pub(crate) fn unpooled(bytes: Vec<u8>) -> Self {
+    pub(crate) fn unpooled(buf: IdleBuf) -> Self {
         Self {
-            bytes,
-            dirty: 0,
+            bytes: buf.bytes,
+            dirty: buf.dirty,
             home: None,
         }
     }
@@ -149,7 +158,8 @@ impl<'a> PooledBuf<'a> {
         let home = self.home.take().map(|home| Home {
             class: home.class,
             pool: match home.pool {
-                Handle::Borrowed(shared) => Handle::Owned(Arc::clone(shared)),
+                // The slot it was lent from is released empty (`lent` drops).
+                Handle::Borrowed { shared, .. } => Handle::Owned(Arc::clone(shared)),
                 Handle::Owned(shared) => Handle::Owned(shared),
             },
         });
@@ -175,17 +185,18 @@ impl Drop for PooledBuf<'_> {
     fn drop(&mut self) {
         if let Some(home) = self.home.take() {
             let bytes = std::mem::take(&mut self.bytes);
-            let shared: &ByteShared = match &home.pool {
-                Handle::Borrowed(shared) => shared,
-                Handle::Owned(shared) => shared,
+            let buf = IdleBuf {
+                bytes,
+                dirty: self.dirty,
             };
-            shared.give_back(
-                home.class,
-                IdleBuf {
-                    bytes,
-                    dirty: self.dirty,
-                },
-            );
+            match home.pool {
+                Handle::Borrowed {
+                    shared,
+                    lent: Some(lent),
+                } => shared.give_back_lent(home.class, lent, buf),
+                Handle::Borrowed { shared, lent: None } => shared.give_back(home.class, buf),
+                Handle::Owned(shared) => shared.give_back(home.class, buf),
+            }
         }
     }
 }

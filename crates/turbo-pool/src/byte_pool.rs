@@ -6,7 +6,7 @@ use crate::buffer::PooledBuf;
 use crate::error::{BytePoolBuildError, RentError};
 use crate::search::{BYTE_HINT, bump, search_order};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
-use crate::try_lock::TryLock;
+use crate::try_lock::{Lease, TryLock};
 
 /// The standard size classes, smallest first. Classes above the last one are
 /// powers of two up to the configured maximum.
@@ -127,12 +127,19 @@ struct SizeClass {
 /// lock (a plain load and store, no read-modify-write); `stats` reads them without
 /// locking.
 #[repr(align(64))]
-struct ByteSlot {
+pub(crate) struct ByteSlot {
     buf: TryLock<Option<IdleBuf>>,
     /// Whether a buffer is idle here, so searches skip slots without locking them.
     idle: AtomicBool,
     hits: AtomicU64,
     returned: AtomicU64,
+}
+
+/// The slot a borrowed buffer was lent from: still locked, so the buffer goes
+/// back to it with a plain store and no search.
+pub(crate) struct Lent<'a> {
+    slot: &'a ByteSlot,
+    lease: Lease<'a, Option<IdleBuf>>,
 }
 
 /// An idle buffer and how much of it an earlier tenant wrote.
@@ -336,10 +343,18 @@ impl BytePool {
     /// [`RentError::ZeroSize`] when `len` is 0: a zero-byte rent is almost always
     /// an arithmetic bug upstream, so it is reported rather than served.
     pub fn rent(&self, len: usize) -> Result<PooledBuf<'_>, RentError> {
-        Ok(match self.take(len)? {
-            (buf, Some(class)) => PooledBuf::borrowed(buf, class, &self.shared),
-            (buf, None) => PooledBuf::unpooled(buf.bytes),
-        })
+        if len == 0 {
+            return Err(RentError::ZeroSize);
+        }
+        let index = class_index(len);
+        let Some(class) = self.shared.classes.get(index) else {
+            return Ok(PooledBuf::unpooled(self.unpooled(len)));
+        };
+        let (mut buf, lent) = class.lend();
+        if self.shared.policy.zeroes_on_rent() {
+            zero_written(&mut buf);
+        }
+        Ok(PooledBuf::borrowed(buf, index, &self.shared, lent))
     }
 
     /// Rents a buffer as [`rent`](Self::rent) does, with a handle to the pool of
@@ -353,39 +368,37 @@ impl BytePool {
     pub fn rent_owned(&self, len: usize) -> Result<PooledBuf<'static>, RentError> {
         Ok(match self.take(len)? {
             (buf, Some(class)) => PooledBuf::owned(buf, class, Arc::clone(&self.shared)),
-            (buf, None) => PooledBuf::unpooled(buf.bytes),
+            (buf, None) => PooledBuf::unpooled(buf),
         })
     }
 
-    /// A buffer for `len` bytes and the class it returns to (`None`: unpooled).
-    #[inline]
+    /// A buffer for `len` bytes and the class it returns to (`None`: unpooled),
+    /// taken out of its slot.
     fn take(&self, len: usize) -> Result<(IdleBuf, Option<usize>), RentError> {
         if len == 0 {
             return Err(RentError::ZeroSize);
         }
         let index = class_index(len);
         let Some(class) = self.shared.classes.get(index) else {
-            self.shared.unpooled.fetch_add(1, Ordering::Relaxed);
-            let buf = IdleBuf {
-                bytes: Vec::with_capacity(len),
-                dirty: 0,
-            };
-            return Ok((buf, None));
+            return Ok((self.unpooled(len), None));
         };
         let mut buf = match class.take_idle() {
             Some(buf) => buf,
-            None => {
-                class.misses.fetch_add(1, Ordering::Relaxed);
-                IdleBuf {
-                    bytes: Vec::with_capacity(class.size),
-                    dirty: 0,
-                }
-            }
+            None => class.fresh(),
         };
         if self.shared.policy.zeroes_on_rent() {
             zero_written(&mut buf);
         }
         Ok((buf, Some(index)))
+    }
+
+    /// A buffer above the largest class: exactly `len`, never kept.
+    fn unpooled(&self, len: usize) -> IdleBuf {
+        self.shared.unpooled.fetch_add(1, Ordering::Relaxed);
+        IdleBuf {
+            bytes: Vec::with_capacity(len),
+            dirty: 0,
+        }
     }
 
     /// Rents a buffer whose readable length is `len`, all zeros; the same as
@@ -465,6 +478,56 @@ pub(crate) fn zero_written(buf: &mut IdleBuf) {
 }
 
 impl SizeClass {
+    /// A new buffer of this class, for a rent that found no idle one.
+    fn fresh(&self) -> IdleBuf {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        IdleBuf {
+            bytes: Vec::with_capacity(self.size),
+            dirty: 0,
+        }
+    }
+
+    /// A buffer lent from a slot that stays locked until it comes back: an idle
+    /// buffer if one is found, else a new one in an empty slot, else (every slot
+    /// busy) a new one with no slot.
+    #[inline]
+    fn lend(&self) -> (IdleBuf, Option<Lent<'_>>) {
+        let mut order = search_order(&BYTE_HINT, self.slots.len());
+        while let Some(index) = order.next() {
+            let slot = &self.slots[index];
+            if !slot.idle.load(Ordering::Relaxed) {
+                continue;
+            }
+            let Some(mut held) = slot.buf.try_lock() else {
+                continue;
+            };
+            if let Some(buf) = held.take() {
+                slot.idle.store(false, Ordering::Relaxed);
+                bump(&slot.hits);
+                order.remember(index);
+                let lease = held.into_lease();
+                return (buf, Some(Lent { slot, lease }));
+            }
+        }
+        let buf = self.fresh();
+        let mut order = search_order(&BYTE_HINT, self.slots.len());
+        while let Some(index) = order.next() {
+            let slot = &self.slots[index];
+            if slot.idle.load(Ordering::Relaxed) {
+                continue;
+            }
+            let Some(held) = slot.buf.try_lock() else {
+                continue;
+            };
+            if held.is_none() {
+                order.remember(index);
+                let lease = held.into_lease();
+                return (buf, Some(Lent { slot, lease }));
+            }
+        }
+        (buf, None)
+    }
+
     /// Takes an idle buffer out of a slot, if one is found.
     #[inline]
     fn take_idle(&self) -> Option<IdleBuf> {
@@ -516,6 +579,31 @@ impl SizeClass {
 }
 
 impl ByteShared {
+    /// Takes a lent buffer back into the slot it was lent from (still locked).
+    pub(crate) fn give_back_lent(&self, index: usize, lent: Lent<'_>, mut buf: IdleBuf) {
+        let mut held = lent.lease.into_guard();
+        let kept = match self.classes.get(index) {
+            Some(class) if buf.bytes.capacity() == class.size => {
+                if self.policy.zeroes_on_return() {
+                    zero_written(&mut buf);
+                }
+                buf.bytes.clear();
+                *held = Some(buf);
+                lent.slot.idle.store(true, Ordering::Relaxed);
+                bump(&lent.slot.returned);
+                None
+            }
+            Some(class) => {
+                class.discarded.fetch_add(1, Ordering::Relaxed);
+                Some(buf)
+            }
+            None => Some(buf),
+        };
+        drop(held);
+        // A grown buffer is freed here, after the slot is unlocked.
+        drop(kept);
+    }
+
     /// Takes a buffer back into class `index`, or frees it if it has no place.
     pub(crate) fn give_back(&self, index: usize, mut buf: IdleBuf) {
         let Some(class) = self.classes.get(index) else {
