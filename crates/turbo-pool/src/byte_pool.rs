@@ -799,6 +799,57 @@ mod tests {
     }
 
     #[test]
+    fn buffers_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<PooledBuf<'_>>();
+        let pool = BytePool::new();
+        let mut lent = pool.rent(100).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| lent.extend_from_slice(b"from another thread"));
+        });
+        // Returned on another thread than the one it was rented on.
+        std::thread::scope(|s| {
+            s.spawn(move || drop(lent));
+        });
+        assert_eq!(pool.stats().idle_buffers, 1);
+        let owned = pool.rent_owned(100).unwrap();
+        std::thread::spawn(move || drop(owned)).join().unwrap();
+        assert_eq!(pool.stats().hits, 1);
+        assert_eq!(pool.stats().idle_buffers, 1);
+    }
+
+    #[test]
+    fn a_lent_buffer_keeps_its_slot_until_it_returns() {
+        let pool = BytePool::builder().max_idle_per_class(1).build().unwrap();
+        drop(pool.rent(100).unwrap());
+        let lent = pool.rent(100).unwrap();
+        // The only slot is locked by `lent`: an owned buffer has nowhere to go.
+        drop(pool.rent_owned(100).unwrap());
+        assert_eq!(pool.stats().discarded, 1);
+        drop(lent);
+        let stats = pool.stats();
+        assert_eq!((stats.idle_buffers, stats.returned), (1, 2));
+        // `into_owned` releases the slot empty, so the buffer can return to it.
+        let owned = pool.rent(100).unwrap().into_owned();
+        assert_eq!(pool.stats().idle_buffers, 0);
+        drop(owned);
+        assert_eq!(pool.stats().idle_buffers, 1);
+    }
+
+    #[test]
+    fn a_buffer_dropped_while_unwinding_returns() {
+        let pool = BytePool::new();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut buf = pool.rent(4096).unwrap();
+            buf.extend_from_slice(b"half-written");
+            panic!("tenant panics while holding the buffer");
+        }));
+        assert!(result.is_err());
+        assert_eq!(pool.stats().idle_buffers, 1);
+        assert!(pool.rent(4096).unwrap().is_empty());
+    }
+
+    #[test]
     fn too_many_idle_per_class_is_an_error() {
         let error = BytePool::builder()
             .max_idle_per_class(MAX_IDLE_PER_CLASS_LIMIT + 1)
