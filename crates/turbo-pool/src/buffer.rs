@@ -182,6 +182,7 @@ impl<'a> PooledBuf<'a> {
 }
 
 impl Drop for PooledBuf<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(home) = self.home.take() {
             let bytes = std::mem::take(&mut self.bytes);

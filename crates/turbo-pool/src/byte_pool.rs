@@ -342,6 +342,7 @@ impl BytePool {
     ///
     /// [`RentError::ZeroSize`] when `len` is 0: a zero-byte rent is almost always
     /// an arithmetic bug upstream, so it is reported rather than served.
+    #[inline]
     pub fn rent(&self, len: usize) -> Result<PooledBuf<'_>, RentError> {
         if len == 0 {
             return Err(RentError::ZeroSize);
@@ -580,6 +581,7 @@ impl SizeClass {
 
 impl ByteShared {
     /// Takes a lent buffer back into the slot it was lent from (still locked).
+    #[inline]
     pub(crate) fn give_back_lent(&self, index: usize, lent: Lent<'_>, mut buf: IdleBuf) {
         let mut held = lent.lease.into_guard();
         let kept = match self.classes.get(index) {

@@ -45,7 +45,7 @@ mod error;
 mod object_pool;
 mod search;
 mod sync;
-// The one exception to `unsafe_code = "deny"`: the object pool's per-slot try-lock
+// The one exception to `unsafe_code = "deny"`: the per-slot try-lock of both pools
 // hands out `&mut T` from an `UnsafeCell` under a one-flag lock (see the module docs
 // for why `std::sync::Mutex` costs twice as much there). It is model-checked by loom.
 #[allow(unsafe_code)]
