@@ -1,4 +1,4 @@
-//! [`PooledBuf`]: a byte buffer rented from a [`BytePool`].
+//! [`PooledBuf`]: a byte buffer rented from a [`BytePool`](crate::BytePool).
 
 use std::fmt;
 use std::io;
@@ -9,12 +9,13 @@ use bytes::Bytes;
 use crate::byte_pool::{ByteShared, IdleBuf, Lent};
 use crate::sync::Arc;
 
-/// A growable byte buffer rented from a [`BytePool`]; it returns to its size
-/// class when dropped (or, after [`freeze`](Self::freeze), when the last `Bytes`
-/// clone drops).
+/// A growable byte buffer rented from a [`BytePool`](crate::BytePool); it returns
+/// to its size class when dropped (or, after [`freeze`](Self::freeze), when the
+/// last `Bytes` clone drops).
 ///
-/// [`BytePool::rent`] lends one that borrows the pool (`PooledBuf<'_>`), which
-/// costs no reference count; [`BytePool::rent_owned`] and
+/// [`BytePool::rent`](crate::BytePool::rent) lends one that borrows the pool
+/// (`PooledBuf<'_>`), which costs no reference count;
+/// [`BytePool::rent_owned`](crate::BytePool::rent_owned) and
 /// [`into_owned`](Self::into_owned) give a `PooledBuf<'static>` that holds a
 /// handle to the pool, to move into spawned tasks or other threads.
 ///
