@@ -852,6 +852,48 @@ mod tests {
     }
 
     #[test]
+    fn caps_hold_under_threads() {
+        let pool = BytePool::builder()
+            .max_buffer_size(64 * 1024)
+            .max_idle_per_class(3)
+            .max_idle_bytes(100 * 1024)
+            .build()
+            .unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let pool = &pool;
+                s.spawn(move || {
+                    for i in 0..2_000usize {
+                        let len = [100, 1000, 5000, 60_000][(i + t) % 4];
+                        let mut held: Vec<PooledBuf<'_>> = (0..(i % 4))
+                            .map(|k| match (i + k) % 3 {
+                                0 => pool.rent(len).unwrap(),
+                                1 => pool.rent_owned(len).unwrap(),
+                                _ => pool.rent(len).unwrap().into_owned(),
+                            })
+                            .collect();
+                        for buf in &mut held {
+                            assert!(buf.is_empty(), "a renter starts with nothing readable");
+                            buf.push(t as u8);
+                        }
+                        let stats = pool.stats();
+                        assert!(stats.idle_bytes <= 100 * 1024);
+                        assert!(stats.classes.iter().all(|class| class.idle <= 3));
+                    }
+                });
+            }
+        });
+        let stats = pool.stats();
+        assert!(stats.idle_bytes <= 100 * 1024);
+        assert_eq!(
+            stats.misses,
+            stats.idle_buffers as u64 + stats.discarded,
+            "every buffer made is idle or was freed"
+        );
+        assert_eq!(stats.hits + stats.misses, stats.returned + stats.discarded);
+    }
+
+    #[test]
     fn too_many_idle_per_class_is_an_error() {
         let error = BytePool::builder()
             .max_idle_per_class(MAX_IDLE_PER_CLASS_LIMIT + 1)
