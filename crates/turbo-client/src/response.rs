@@ -160,7 +160,7 @@ where
         let capacity = expected.max(first.len() + second.len()).max(1);
         let mut buffer = self
             .buffers
-            .rent(capacity)
+            .rent_owned(capacity)
             .map_err(|e| Error::new(crate::ErrorKind::Io, "cannot rent a buffer").with_source(e))?;
         buffer.extend_from_slice(&first);
         buffer.extend_from_slice(&second);

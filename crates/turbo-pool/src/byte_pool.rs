@@ -4,7 +4,9 @@ use std::fmt;
 
 use crate::buffer::PooledBuf;
 use crate::error::{BytePoolBuildError, RentError};
-use crate::sync::{Arc, AtomicUsize, Mutex, Ordering, lock};
+use crate::search::{BYTE_HINT, bump, search_order};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
+use crate::try_lock::{Lease, TryLock};
 
 /// The standard size classes, smallest first. Classes above the last one are
 /// powers of two up to the configured maximum.
@@ -13,6 +15,9 @@ pub const STANDARD_CLASSES: [usize; 5] = [256, 1024, 4 * 1024, 16 * 1024, 64 * 1
 const DEFAULT_MAX_BUFFER: usize = 4 * 1024 * 1024;
 const DEFAULT_MAX_IDLE_PER_CLASS: usize = 32;
 const DEFAULT_MAX_IDLE_BYTES: usize = 64 * 1024 * 1024;
+/// The most idle buffers a class may keep: each has a slot allocated up front
+/// (64 bytes), and a search for an idle buffer or a free slot may visit them all.
+pub const MAX_IDLE_PER_CLASS_LIMIT: usize = 1024;
 /// The largest class size a pool accepts: 1 GiB. Larger buffers are always unpooled.
 const LARGEST_CLASS_LIMIT: usize = 1 << 30;
 
@@ -67,9 +72,12 @@ impl ClearPolicy {
 /// powers of two up to [`max_buffer_size`](BytePoolBuilder::max_buffer_size)
 /// (default 4 MiB). A request is served from the smallest class that fits it.
 ///
-/// Bounds: each class keeps at most `max_idle_per_class` idle buffers, and the
-/// whole pool at most `max_idle_bytes` of idle capacity. A buffer that would break
-/// either bound on return is freed instead.
+/// Bounds: the pool never keeps more than `max_idle_bytes` of idle capacity, and no
+/// class more than `max_idle_per_class` idle buffers. The byte bound is split into
+/// per-class caps when the pool is built (see
+/// [`max_idle_bytes`](BytePoolBuilder::max_idle_bytes)), so each class has a fixed
+/// number of slots and the bounds hold structurally under any interleaving. A
+/// buffer that finds no free slot on return is freed instead.
 ///
 /// A request larger than the largest class is served **unpooled**: a fresh buffer
 /// of exactly that capacity that is freed on drop, never retained. Such rents are
@@ -96,34 +104,48 @@ pub struct BytePool {
 }
 
 pub(crate) struct ByteShared {
-    pub(crate) classes: Box<[SizeClass]>,
-    pub(crate) policy: ClearPolicy,
+    classes: Box<[SizeClass]>,
+    policy: ClearPolicy,
     max_idle_bytes: usize,
-    /// Whether the per-class caps alone could exceed `max_idle_bytes`. When they
-    /// cannot, the byte budget holds by construction and is not tracked per call.
-    budget_tracked: bool,
-    idle_bytes: AtomicUsize,
-    unpooled: AtomicUsize,
+    unpooled: AtomicU64,
 }
 
-pub(crate) struct SizeClass {
-    pub(crate) size: usize,
-    max_idle: usize,
-    idle: Mutex<ClassIdle>,
+/// One size class: a fixed array of slots, each holding at most one idle buffer.
+struct SizeClass {
+    size: usize,
+    slots: Box<[ByteSlot]>,
+    /// Rents that found no idle buffer; counted off the hot path (they allocate).
+    misses: AtomicU64,
+    /// Returns that found no free slot or a grown buffer; they free it anyway.
+    discarded: AtomicU64,
+}
+
+/// A place for one idle buffer, on its own cache line so that threads working on
+/// neighbouring slots do not share a line.
+///
+/// The counters and the `idle` flag are only written by the holder of the slot's
+/// lock (a plain load and store, no read-modify-write); `stats` reads them without
+/// locking.
+#[repr(align(64))]
+pub(crate) struct ByteSlot {
+    buf: TryLock<Option<IdleBuf>>,
+    /// Whether a buffer is idle here, so searches skip slots without locking them.
+    idle: AtomicBool,
+    hits: AtomicU64,
+    returned: AtomicU64,
+}
+
+/// The slot a borrowed buffer was lent from: still locked, so the buffer goes
+/// back to it with a plain store and no search.
+pub(crate) struct Lent<'a> {
+    slot: &'a ByteSlot,
+    lease: Lease<'a, Option<IdleBuf>>,
 }
 
 /// An idle buffer and how much of it an earlier tenant wrote.
 pub(crate) struct IdleBuf {
     pub(crate) bytes: Vec<u8>,
     pub(crate) dirty: usize,
-}
-
-struct ClassIdle {
-    buffers: Vec<IdleBuf>,
-    hits: u64,
-    misses: u64,
-    returned: u64,
-    discarded: u64,
 }
 
 /// Configures a [`BytePool`].
@@ -154,13 +176,24 @@ impl BytePoolBuilder {
         self
     }
 
-    /// The most idle buffers each class keeps (default 32).
+    /// The most idle buffers each class keeps (default 32, at most
+    /// [`MAX_IDLE_PER_CLASS_LIMIT`]). A class may keep fewer when
+    /// [`max_idle_bytes`](Self::max_idle_bytes) cannot hold that many of its size.
     pub fn max_idle_per_class(mut self, count: usize) -> Self {
         self.max_idle_per_class = count;
         self
     }
 
     /// The most idle bytes (by capacity) the whole pool keeps (default 64 MiB).
+    ///
+    /// The bound is split between the classes when the pool is built, so that the
+    /// classes' caps add up to at most this many bytes and no call has to count
+    /// bytes at run time. Each class gets an equal share, as many whole buffers as
+    /// fit in it (up to `max_idle_per_class`); what small classes leave of their
+    /// share goes to the larger ones, and what is left after that goes to the
+    /// largest classes that still have room for a buffer. With the defaults, the
+    /// classes up to 256 KiB keep 32 buffers each, 512 KiB 24, 1 MiB 13, 2 MiB 6
+    /// and 4 MiB 3. [`BytePoolStats::classes`] reports each class's cap.
     pub fn max_idle_bytes(mut self, bytes: usize) -> Self {
         self.max_idle_bytes = bytes;
         self
@@ -177,7 +210,8 @@ impl BytePoolBuilder {
     /// # Errors
     ///
     /// [`BytePoolBuildError::MaxBufferSize`] if the largest buffer is 0 or above
-    /// 1 GiB.
+    /// 1 GiB; [`BytePoolBuildError::MaxIdlePerClass`] if the idle count per class
+    /// is above [`MAX_IDLE_PER_CLASS_LIMIT`].
     pub fn build(self) -> Result<BytePool, BytePoolBuildError> {
         if self.max_buffer_size == 0 || self.max_buffer_size > LARGEST_CLASS_LIMIT {
             return Err(BytePoolBuildError::MaxBufferSize {
@@ -185,23 +219,29 @@ impl BytePoolBuilder {
                 limit: LARGEST_CLASS_LIMIT,
             });
         }
+        if self.max_idle_per_class > MAX_IDLE_PER_CLASS_LIMIT {
+            return Err(BytePoolBuildError::MaxIdlePerClass {
+                requested: self.max_idle_per_class,
+                limit: MAX_IDLE_PER_CLASS_LIMIT,
+            });
+        }
         let sizes = class_sizes(self.max_buffer_size);
-        let worst_case: u128 = sizes
-            .iter()
-            .map(|&size| size as u128 * self.max_idle_per_class as u128)
-            .sum();
+        let caps = class_caps(&sizes, self.max_idle_per_class, self.max_idle_bytes);
         let classes = sizes
             .into_iter()
-            .map(|size| SizeClass {
+            .zip(caps)
+            .map(|(size, cap)| SizeClass {
                 size,
-                max_idle: self.max_idle_per_class,
-                idle: Mutex::new(ClassIdle {
-                    buffers: Vec::new(),
-                    hits: 0,
-                    misses: 0,
-                    returned: 0,
-                    discarded: 0,
-                }),
+                slots: (0..cap)
+                    .map(|_| ByteSlot {
+                        buf: TryLock::new(None),
+                        idle: AtomicBool::new(false),
+                        hits: AtomicU64::new(0),
+                        returned: AtomicU64::new(0),
+                    })
+                    .collect(),
+                misses: AtomicU64::new(0),
+                discarded: AtomicU64::new(0),
             })
             .collect();
         Ok(BytePool {
@@ -209,12 +249,32 @@ impl BytePoolBuilder {
                 classes,
                 policy: self.policy,
                 max_idle_bytes: self.max_idle_bytes,
-                budget_tracked: worst_case > self.max_idle_bytes as u128,
-                idle_bytes: AtomicUsize::new(0),
-                unpooled: AtomicUsize::new(0),
+                unpooled: AtomicU64::new(0),
             }),
         })
     }
+}
+
+/// How many idle buffers each class may keep so that, all full, they hold at most
+/// `budget` bytes: an equal share of what is left per class, smallest class first
+/// (so the shares small classes do not use pass to larger ones), then the
+/// remainder to the largest classes that still fit a buffer.
+fn class_caps(sizes: &[usize], per_class: usize, budget: usize) -> Vec<usize> {
+    let mut caps = Vec::with_capacity(sizes.len());
+    let mut left = budget;
+    for (i, &size) in sizes.iter().enumerate() {
+        let share = left / (sizes.len() - i);
+        let cap = (share / size).min(per_class);
+        caps.push(cap);
+        // cap * size <= share <= left: neither overflows.
+        left -= cap * size;
+    }
+    for (cap, &size) in caps.iter_mut().zip(sizes).rev() {
+        let more = (left / size).min(per_class - *cap);
+        *cap += more;
+        left -= more * size;
+    }
+    caps
 }
 
 /// The class sizes for a pool whose largest buffer is `max`.
@@ -273,47 +333,73 @@ impl BytePool {
 
     /// Rents a buffer with room for at least `len` bytes and a readable length of 0.
     ///
+    /// The buffer borrows the pool, like [`ObjectPool::get`](crate::ObjectPool::get):
+    /// renting and returning it touches one slot lock each way and no reference
+    /// count. Use [`rent_owned`](Self::rent_owned) (or
+    /// [`PooledBuf::into_owned`]) for a buffer that must be `'static`.
+    ///
     /// # Errors
     ///
     /// [`RentError::ZeroSize`] when `len` is 0: a zero-byte rent is almost always
     /// an arithmetic bug upstream, so it is reported rather than served.
-    pub fn rent(&self, len: usize) -> Result<PooledBuf, RentError> {
+    #[inline]
+    pub fn rent(&self, len: usize) -> Result<PooledBuf<'_>, RentError> {
         if len == 0 {
             return Err(RentError::ZeroSize);
         }
         let index = class_index(len);
         let Some(class) = self.shared.classes.get(index) else {
-            self.shared.unpooled.fetch_add(1, Ordering::Relaxed);
-            return Ok(PooledBuf::unpooled(Vec::with_capacity(len), self));
+            return Ok(PooledBuf::unpooled(self.unpooled(len)));
         };
-        let popped = {
-            let mut idle = lock(&class.idle);
-            let popped = idle.buffers.pop();
-            if popped.is_some() {
-                idle.hits += 1;
-            } else {
-                idle.misses += 1;
-            }
-            popped
+        let (mut buf, lent) = class.lend();
+        if self.shared.policy.zeroes_on_rent() {
+            zero_written(&mut buf);
+        }
+        Ok(PooledBuf::borrowed(buf, index, &self.shared, lent))
+    }
+
+    /// Rents a buffer as [`rent`](Self::rent) does, with a handle to the pool of
+    /// its own: it can move to another task or thread and outlive every
+    /// `BytePool` value. Costs a reference-count increment and decrement more
+    /// than `rent`.
+    ///
+    /// # Errors
+    ///
+    /// As [`rent`](Self::rent).
+    pub fn rent_owned(&self, len: usize) -> Result<PooledBuf<'static>, RentError> {
+        Ok(match self.take(len)? {
+            (buf, Some(class)) => PooledBuf::owned(buf, class, Arc::clone(&self.shared)),
+            (buf, None) => PooledBuf::unpooled(buf),
+        })
+    }
+
+    /// A buffer for `len` bytes and the class it returns to (`None`: unpooled),
+    /// taken out of its slot.
+    fn take(&self, len: usize) -> Result<(IdleBuf, Option<usize>), RentError> {
+        if len == 0 {
+            return Err(RentError::ZeroSize);
+        }
+        let index = class_index(len);
+        let Some(class) = self.shared.classes.get(index) else {
+            return Ok((self.unpooled(len), None));
         };
-        let buf = match popped {
-            Some(mut idle) => {
-                if self.shared.budget_tracked {
-                    self.shared
-                        .idle_bytes
-                        .fetch_sub(idle.bytes.capacity(), Ordering::Release);
-                }
-                if self.shared.policy.zeroes_on_rent() {
-                    zero_written(&mut idle);
-                }
-                idle
-            }
-            None => IdleBuf {
-                bytes: Vec::with_capacity(class.size),
-                dirty: 0,
-            },
+        let mut buf = match class.take_idle() {
+            Some(buf) => buf,
+            None => class.fresh(),
         };
-        Ok(PooledBuf::pooled(buf, index, self))
+        if self.shared.policy.zeroes_on_rent() {
+            zero_written(&mut buf);
+        }
+        Ok((buf, Some(index)))
+    }
+
+    /// A buffer above the largest class: exactly `len`, never kept.
+    fn unpooled(&self, len: usize) -> IdleBuf {
+        self.shared.unpooled.fetch_add(1, Ordering::Relaxed);
+        IdleBuf {
+            bytes: Vec::with_capacity(len),
+            dirty: 0,
+        }
     }
 
     /// Rents a buffer whose readable length is `len`, all zeros; the same as
@@ -322,7 +408,7 @@ impl BytePool {
     /// # Errors
     ///
     /// As [`rent`](Self::rent).
-    pub fn rent_zeroed(&self, len: usize) -> Result<PooledBuf, RentError> {
+    pub fn rent_zeroed(&self, len: usize) -> Result<PooledBuf<'_>, RentError> {
         let mut buf = self.rent(len)?;
         buf.resize(len, 0);
         Ok(buf)
@@ -338,35 +424,37 @@ impl BytePool {
         self.shared.policy
     }
 
-    /// A snapshot of the counters. Each class is read under its own lock, so the
-    /// totals are a sum of per-class snapshots taken one after another.
+    /// A snapshot of the counters.
+    ///
+    /// Read without locking, slot by slot: approximate while other threads use
+    /// the pool, exact once they are quiet. Never blocks.
     pub fn stats(&self) -> BytePoolStats {
         let mut stats = BytePoolStats {
             max_idle_bytes: self.shared.max_idle_bytes,
-            unpooled: self.shared.unpooled.load(Ordering::Relaxed) as u64,
+            unpooled: self.shared.unpooled.load(Ordering::Relaxed),
             ..BytePoolStats::default()
         };
         for class in self.shared.classes.iter() {
-            let idle = lock(&class.idle);
-            let idle_bytes: usize = idle.buffers.iter().map(|b| b.bytes.capacity()).sum();
-            stats.idle_buffers += idle.buffers.len();
+            let mut idle = 0;
+            for slot in class.slots.iter() {
+                idle += usize::from(slot.idle.load(Ordering::Relaxed));
+                stats.hits += slot.hits.load(Ordering::Relaxed);
+                stats.returned += slot.returned.load(Ordering::Relaxed);
+            }
+            stats.misses += class.misses.load(Ordering::Relaxed);
+            stats.discarded += class.discarded.load(Ordering::Relaxed);
+            // Only buffers of exactly the class size are kept (see `give_back`).
+            let idle_bytes = idle * class.size;
+            stats.idle_buffers += idle;
             stats.idle_bytes += idle_bytes;
-            stats.hits += idle.hits;
-            stats.misses += idle.misses;
-            stats.returned += idle.returned;
-            stats.discarded += idle.discarded;
             stats.classes.push(ClassStats {
                 size: class.size,
-                max_idle: class.max_idle,
-                idle: idle.buffers.len(),
+                max_idle: class.slots.len(),
+                idle,
                 idle_bytes,
             });
         }
         stats
-    }
-
-    pub(crate) fn shared(&self) -> &Arc<ByteShared> {
-        &self.shared
     }
 }
 
@@ -390,59 +478,153 @@ pub(crate) fn zero_written(buf: &mut IdleBuf) {
     }
 }
 
+impl SizeClass {
+    /// A new buffer of this class, for a rent that found no idle one.
+    fn fresh(&self) -> IdleBuf {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        IdleBuf {
+            bytes: Vec::with_capacity(self.size),
+            dirty: 0,
+        }
+    }
+
+    /// A buffer lent from a slot that stays locked until it comes back: an idle
+    /// buffer if one is found, else a new one in an empty slot, else (every slot
+    /// busy) a new one with no slot.
+    #[inline]
+    fn lend(&self) -> (IdleBuf, Option<Lent<'_>>) {
+        let mut order = search_order(&BYTE_HINT, self.slots.len());
+        while let Some(index) = order.next() {
+            let slot = &self.slots[index];
+            if !slot.idle.load(Ordering::Relaxed) {
+                continue;
+            }
+            let Some(mut held) = slot.buf.try_lock() else {
+                continue;
+            };
+            if let Some(buf) = held.take() {
+                slot.idle.store(false, Ordering::Relaxed);
+                bump(&slot.hits);
+                order.remember(index);
+                let lease = held.into_lease();
+                return (buf, Some(Lent { slot, lease }));
+            }
+        }
+        let buf = self.fresh();
+        let mut order = search_order(&BYTE_HINT, self.slots.len());
+        while let Some(index) = order.next() {
+            let slot = &self.slots[index];
+            if slot.idle.load(Ordering::Relaxed) {
+                continue;
+            }
+            let Some(held) = slot.buf.try_lock() else {
+                continue;
+            };
+            if held.is_none() {
+                order.remember(index);
+                let lease = held.into_lease();
+                return (buf, Some(Lent { slot, lease }));
+            }
+        }
+        (buf, None)
+    }
+
+    /// Takes an idle buffer out of a slot, if one is found.
+    #[inline]
+    fn take_idle(&self) -> Option<IdleBuf> {
+        let mut order = search_order(&BYTE_HINT, self.slots.len());
+        while let Some(index) = order.next() {
+            let slot = &self.slots[index];
+            // A slot that looks empty is not worth locking; a stale answer only
+            // costs a miss (a new allocation), never a bound.
+            if !slot.idle.load(Ordering::Relaxed) {
+                continue;
+            }
+            let Some(mut held) = slot.buf.try_lock() else {
+                continue;
+            };
+            if let Some(buf) = held.take() {
+                slot.idle.store(false, Ordering::Relaxed);
+                bump(&slot.hits);
+                drop(held);
+                order.remember(index);
+                return Some(buf);
+            }
+        }
+        None
+    }
+
+    /// Puts a buffer into an empty slot; gives it back if every slot is taken.
+    #[inline]
+    fn put_idle(&self, buf: IdleBuf) -> Result<(), IdleBuf> {
+        let mut order = search_order(&BYTE_HINT, self.slots.len());
+        while let Some(index) = order.next() {
+            let slot = &self.slots[index];
+            if slot.idle.load(Ordering::Relaxed) {
+                continue;
+            }
+            let Some(mut held) = slot.buf.try_lock() else {
+                continue;
+            };
+            if held.is_none() {
+                *held = Some(buf);
+                slot.idle.store(true, Ordering::Relaxed);
+                bump(&slot.returned);
+                drop(held);
+                order.remember(index);
+                return Ok(());
+            }
+        }
+        Err(buf)
+    }
+}
+
 impl ByteShared {
-    /// Takes a buffer back into class `index`, or frees it if a bound says so.
+    /// Takes a lent buffer back into the slot it was lent from (still locked).
+    #[inline]
+    pub(crate) fn give_back_lent(&self, index: usize, lent: Lent<'_>, mut buf: IdleBuf) {
+        let mut held = lent.lease.into_guard();
+        let kept = match self.classes.get(index) {
+            Some(class) if buf.bytes.capacity() == class.size => {
+                if self.policy.zeroes_on_return() {
+                    zero_written(&mut buf);
+                }
+                buf.bytes.clear();
+                *held = Some(buf);
+                lent.slot.idle.store(true, Ordering::Relaxed);
+                bump(&lent.slot.returned);
+                None
+            }
+            Some(class) => {
+                class.discarded.fetch_add(1, Ordering::Relaxed);
+                Some(buf)
+            }
+            None => Some(buf),
+        };
+        drop(held);
+        // A grown buffer is freed here, after the slot is unlocked.
+        drop(kept);
+    }
+
+    /// Takes a buffer back into class `index`, or frees it if it has no place.
     pub(crate) fn give_back(&self, index: usize, mut buf: IdleBuf) {
         let Some(class) = self.classes.get(index) else {
             return;
         };
-        let capacity = buf.bytes.capacity();
-        if capacity != class.size {
+        if buf.bytes.capacity() != class.size {
             // The renter grew the buffer past its class; keeping it would let one
-            // class hold buffers of any size.
-            lock(&class.idle).discarded += 1;
+            // class hold buffers of any size (and break the byte bound).
+            class.discarded.fetch_add(1, Ordering::Relaxed);
             return;
         }
         if self.policy.zeroes_on_return() {
             zero_written(&mut buf);
         }
         buf.bytes.clear();
-        let rejected = {
-            let mut idle = lock(&class.idle);
-            if idle.buffers.len() < class.max_idle && self.reserve_idle(capacity) {
-                idle.buffers.push(buf);
-                idle.returned += 1;
-                None
-            } else {
-                idle.discarded += 1;
-                Some(buf)
-            }
-        };
-        drop(rejected);
-    }
-
-    /// Reserves `bytes` of the idle budget; false if that would exceed it.
-    fn reserve_idle(&self, bytes: usize) -> bool {
-        if !self.budget_tracked {
-            return true;
-        }
-        let mut current = self.idle_bytes.load(Ordering::Acquire);
-        loop {
-            let Some(next) = current.checked_add(bytes) else {
-                return false;
-            };
-            if next > self.max_idle_bytes {
-                return false;
-            }
-            match self.idle_bytes.compare_exchange_weak(
-                current,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => current = actual,
-            }
+        if let Err(rejected) = class.put_idle(buf) {
+            class.discarded.fetch_add(1, Ordering::Relaxed);
+            // Freed here, outside every slot lock.
+            drop(rejected);
         }
     }
 }
@@ -562,18 +744,167 @@ mod tests {
     }
 
     #[test]
-    fn idle_byte_budget_is_shared_across_classes() {
+    fn idle_byte_budget_is_split_into_class_caps() {
         let pool = BytePool::builder()
             .max_idle_per_class(4)
             .max_idle_bytes(4096 + 1024)
             .build()
             .unwrap();
+        let caps: Vec<(usize, usize)> = pool
+            .stats()
+            .classes
+            .iter()
+            .map(|class| (class.size, class.max_idle))
+            .filter(|&(_, cap)| cap > 0)
+            .collect();
+        // An equal share (465 bytes) fits one 256 B buffer; the rest goes to the
+        // largest class that fits a buffer (4 KiB), then back down to 256 B.
+        assert_eq!(caps, vec![(256, 4), (4096, 1)]);
         let a = pool.rent(4096).unwrap();
-        let b = pool.rent(1024).unwrap();
+        let b = pool.rent(4096).unwrap();
         let c = pool.rent(1024).unwrap();
         drop((a, b, c));
         let stats = pool.stats();
-        assert_eq!(stats.idle_bytes, 4096 + 1024);
-        assert_eq!(stats.discarded, 1);
+        assert_eq!(stats.idle_bytes, 4096);
+        assert_eq!((stats.returned, stats.discarded), (1, 2));
+    }
+
+    #[test]
+    fn default_caps_match_the_documentation() {
+        let stats = BytePool::new().stats();
+        let caps: Vec<usize> = stats.classes.iter().map(|class| class.max_idle).collect();
+        assert_eq!(caps, vec![32, 32, 32, 32, 32, 32, 32, 24, 13, 6, 3]);
+        let worst: usize = stats.classes.iter().map(|c| c.size * c.max_idle).sum();
+        assert!(worst <= DEFAULT_MAX_IDLE_BYTES);
+    }
+
+    #[test]
+    fn class_caps_never_exceed_the_budget_and_fill_it_when_they_can() {
+        let sizes = class_sizes(1 << 22);
+        let demand: usize = sizes.iter().map(|size| size * 8).sum();
+        for budget in (0..demand + 4096).step_by(997).chain([usize::MAX]) {
+            let caps = class_caps(&sizes, 8, budget);
+            let worst: usize = caps.iter().zip(&sizes).map(|(c, s)| c * s).sum();
+            assert!(worst <= budget, "budget {budget}: caps hold {worst}");
+            assert!(caps.iter().all(|&cap| cap <= 8));
+            if budget >= demand {
+                assert!(caps.iter().all(|&cap| cap == 8), "budget {budget}");
+            } else {
+                // Nothing that still fits was left out: no class with room
+                // could take one more buffer.
+                let spare = budget - worst;
+                for (cap, size) in caps.iter().zip(&sizes) {
+                    assert!(*cap == 8 || *size > spare, "budget {budget}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn buffers_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<PooledBuf<'_>>();
+        let pool = BytePool::new();
+        let mut lent = pool.rent(100).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| lent.extend_from_slice(b"from another thread"));
+        });
+        // Returned on another thread than the one it was rented on.
+        std::thread::scope(|s| {
+            s.spawn(move || drop(lent));
+        });
+        assert_eq!(pool.stats().idle_buffers, 1);
+        let owned = pool.rent_owned(100).unwrap();
+        std::thread::spawn(move || drop(owned)).join().unwrap();
+        assert_eq!(pool.stats().hits, 1);
+        assert_eq!(pool.stats().idle_buffers, 1);
+    }
+
+    #[test]
+    fn a_lent_buffer_keeps_its_slot_until_it_returns() {
+        let pool = BytePool::builder().max_idle_per_class(1).build().unwrap();
+        drop(pool.rent(100).unwrap());
+        let lent = pool.rent(100).unwrap();
+        // The only slot is locked by `lent`: an owned buffer has nowhere to go.
+        drop(pool.rent_owned(100).unwrap());
+        assert_eq!(pool.stats().discarded, 1);
+        drop(lent);
+        let stats = pool.stats();
+        assert_eq!((stats.idle_buffers, stats.returned), (1, 2));
+        // `into_owned` releases the slot empty, so the buffer can return to it.
+        let owned = pool.rent(100).unwrap().into_owned();
+        assert_eq!(pool.stats().idle_buffers, 0);
+        drop(owned);
+        assert_eq!(pool.stats().idle_buffers, 1);
+    }
+
+    #[test]
+    fn a_buffer_dropped_while_unwinding_returns() {
+        let pool = BytePool::new();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut buf = pool.rent(4096).unwrap();
+            buf.extend_from_slice(b"half-written");
+            panic!("tenant panics while holding the buffer");
+        }));
+        assert!(result.is_err());
+        assert_eq!(pool.stats().idle_buffers, 1);
+        assert!(pool.rent(4096).unwrap().is_empty());
+    }
+
+    #[test]
+    fn caps_hold_under_threads() {
+        let pool = BytePool::builder()
+            .max_buffer_size(64 * 1024)
+            .max_idle_per_class(3)
+            .max_idle_bytes(100 * 1024)
+            .build()
+            .unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let pool = &pool;
+                s.spawn(move || {
+                    for i in 0..2_000usize {
+                        let len = [100, 1000, 5000, 60_000][(i + t) % 4];
+                        let mut held: Vec<PooledBuf<'_>> = (0..(i % 4))
+                            .map(|k| match (i + k) % 3 {
+                                0 => pool.rent(len).unwrap(),
+                                1 => pool.rent_owned(len).unwrap(),
+                                _ => pool.rent(len).unwrap().into_owned(),
+                            })
+                            .collect();
+                        for buf in &mut held {
+                            assert!(buf.is_empty(), "a renter starts with nothing readable");
+                            buf.push(t as u8);
+                        }
+                        let stats = pool.stats();
+                        assert!(stats.idle_bytes <= 100 * 1024);
+                        assert!(stats.classes.iter().all(|class| class.idle <= 3));
+                    }
+                });
+            }
+        });
+        let stats = pool.stats();
+        assert!(stats.idle_bytes <= 100 * 1024);
+        assert_eq!(
+            stats.misses,
+            stats.idle_buffers as u64 + stats.discarded,
+            "every buffer made is idle or was freed"
+        );
+        assert_eq!(stats.hits + stats.misses, stats.returned + stats.discarded);
+    }
+
+    #[test]
+    fn too_many_idle_per_class_is_an_error() {
+        let error = BytePool::builder()
+            .max_idle_per_class(MAX_IDLE_PER_CLASS_LIMIT + 1)
+            .build()
+            .err();
+        assert_eq!(
+            error,
+            Some(BytePoolBuildError::MaxIdlePerClass {
+                requested: MAX_IDLE_PER_CLASS_LIMIT + 1,
+                limit: MAX_IDLE_PER_CLASS_LIMIT,
+            })
+        );
     }
 }

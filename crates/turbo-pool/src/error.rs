@@ -31,6 +31,13 @@ pub enum BytePoolBuildError {
         /// The largest size a class may have.
         limit: usize,
     },
+    /// The idle count per class is above the limit.
+    MaxIdlePerClass {
+        /// The count that was asked for.
+        requested: usize,
+        /// The most idle buffers a class may keep.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for BytePoolBuildError {
@@ -39,6 +46,10 @@ impl fmt::Display for BytePoolBuildError {
             Self::MaxBufferSize { requested, limit } => write!(
                 f,
                 "largest pooled buffer must be between 1 and {limit} bytes, got {requested}"
+            ),
+            Self::MaxIdlePerClass { requested, limit } => write!(
+                f,
+                "idle buffers per class must be at most {limit}, got {requested}"
             ),
         }
     }

@@ -43,8 +43,9 @@ mod buffer;
 mod byte_pool;
 mod error;
 mod object_pool;
+mod search;
 mod sync;
-// The one exception to `unsafe_code = "deny"`: the object pool's per-slot try-lock
+// The one exception to `unsafe_code = "deny"`: the per-slot try-lock of both pools
 // hands out `&mut T` from an `UnsafeCell` under a one-flag lock (see the module docs
 // for why `std::sync::Mutex` costs twice as much there). It is model-checked by loom,
 // and public so that other crates need no lock of their own.
@@ -53,7 +54,8 @@ mod try_lock;
 
 pub use buffer::PooledBuf;
 pub use byte_pool::{
-    BytePool, BytePoolBuilder, BytePoolStats, ClassStats, ClearPolicy, STANDARD_CLASSES,
+    BytePool, BytePoolBuilder, BytePoolStats, ClassStats, ClearPolicy, MAX_IDLE_PER_CLASS_LIMIT,
+    STANDARD_CLASSES,
 };
 pub use error::{BytePoolBuildError, RentError};
 pub use object_pool::{ObjectPool, OwnedPooled, PoolStats, Pooled, Reset};

@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::search::{OBJECT_HINT, bump, search_order};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 use crate::try_lock::{TryLock, TryLockGuard};
 
@@ -95,12 +96,6 @@ struct SlotState<T> {
     value: Option<T>,
 }
 
-/// Adds one to a counter that only the holder of its slot's lock writes.
-#[inline]
-fn bump(counter: &AtomicU64) {
-    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-}
-
 /// A snapshot of an [`ObjectPool`]'s counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -172,7 +167,7 @@ impl<T: Send + 'static> ObjectPool<T> {
     /// the pool: one lock acquisition and one release.
     pub fn get(&self) -> Pooled<'_, T> {
         let shared = &*self.shared;
-        let mut order = search_order(shared.slots.len());
+        let mut order = search_order(&OBJECT_HINT, shared.slots.len());
         while let Some(index) = order.next() {
             let slot = &shared.slots[index];
             let Some(mut state) = slot.state.try_lock() else {
@@ -228,7 +223,7 @@ impl<T: Send + 'static> ObjectPool<T> {
     /// ```
     pub fn take(&self) -> T {
         let shared = &*self.shared;
-        let mut order = search_order(shared.slots.len());
+        let mut order = search_order(&OBJECT_HINT, shared.slots.len());
         while let Some(index) = order.next() {
             let slot = &shared.slots[index];
             // Only slots that looked idle are worth locking here.
@@ -317,64 +312,6 @@ impl<T> fmt::Debug for ObjectPool<T> {
     }
 }
 
-#[cfg(not(turbo_loom))]
-std::thread_local! {
-    /// The slot this thread used last: where its next search starts, so that
-    /// threads settle on different slots instead of racing for the first one.
-    static LAST_SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Slot indices in the order to try them: from the thread's last slot, wrapping.
-#[inline]
-fn search_order(len: usize) -> SearchOrder {
-    #[cfg(not(turbo_loom))]
-    let start = LAST_SLOT.with(std::cell::Cell::get);
-    // Loom replays each interleaving and needs every run to be deterministic.
-    #[cfg(turbo_loom)]
-    let start = 0;
-    let start = if start < len { start } else { 0 };
-    SearchOrder {
-        start,
-        len,
-        offset: 0,
-    }
-}
-
-struct SearchOrder {
-    start: usize,
-    len: usize,
-    offset: usize,
-}
-
-impl SearchOrder {
-    /// Makes `index` the thread's starting slot next time, if it is not already.
-    #[inline]
-    fn remember(&self, index: usize) {
-        if index != self.start {
-            #[cfg(not(turbo_loom))]
-            LAST_SLOT.with(|last| last.set(index));
-        }
-    }
-}
-
-impl Iterator for SearchOrder {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        if self.offset == self.len {
-            return None;
-        }
-        let index = self.start + self.offset;
-        self.offset += 1;
-        Some(if index < self.len {
-            index
-        } else {
-            index - self.len
-        })
-    }
-}
-
 impl<T> Shared<T> {
     fn create_overflow(&self) -> T {
         self.overflow_created.fetch_add(1, Ordering::Relaxed);
@@ -395,7 +332,7 @@ impl<T> Shared<T> {
         if !self.reset_value(&mut value) {
             return;
         }
-        for index in search_order(self.slots.len()) {
+        for index in search_order(&OBJECT_HINT, self.slots.len()) {
             let slot = &self.slots[index];
             // A slot that looks idle holds an object: skip it without locking.
             if slot.idle.load(Ordering::Relaxed) {

@@ -138,6 +138,45 @@ impl<T> DerefMut for TryLockGuard<'_, T> {
     }
 }
 
+impl<'a, T> TryLockGuard<'a, T> {
+    /// Keeps the lock but gives up access to the value, for a holder that must be
+    /// `Send`/`Sync` (the guard's pointer is neither) and only needs the value
+    /// again to release it: [`Lease::into_guard`] turns it back.
+    pub(crate) fn into_lease(mut self) -> Lease<'a, T> {
+        let lock = self.lock;
+        // End the access (loom tracks it) but not the lock: forgetting the guard
+        // skips its release store; it owns nothing else that needs dropping.
+        self.value = None;
+        std::mem::forget(self);
+        Lease { lock }
+    }
+}
+
+/// A held [`TryLock`] without access to its value: one flag's worth of
+/// ownership, safe to move and share across threads because it holds no pointer
+/// into the value. Releases the lock on drop.
+pub(crate) struct Lease<'a, T> {
+    lock: &'a TryLock<T>,
+}
+
+impl<'a, T> Lease<'a, T> {
+    /// Access to the value again, still under the same lock.
+    pub(crate) fn into_guard(self) -> TryLockGuard<'a, T> {
+        let lock = self.lock;
+        std::mem::forget(self);
+        TryLockGuard {
+            lock,
+            value: Some(lock.value.get_mut()),
+        }
+    }
+}
+
+impl<T> Drop for Lease<'_, T> {
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Ordering::Release);
+    }
+}
+
 impl<T> Drop for TryLockGuard<'_, T> {
     fn drop(&mut self) {
         // Under loom, dropping the pointer ends its tracked access; it must end
@@ -185,6 +224,34 @@ mod loom_tests {
                 }
             }
             t.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_lease_keeps_the_lock_until_turned_back() {
+        loom::model(|| {
+            let lock = Arc::new(TryLock::new(0u32));
+            let mut guard = lock.try_lock().unwrap();
+            *guard += 1;
+            let lease = guard.into_lease();
+            assert!(lock.try_lock().is_none(), "a lease holds the lock");
+            let other = Arc::clone(&lock);
+            let t = loom::thread::spawn(move || {
+                // Gets in only after the lease is turned back into a guard
+                // and released: never while the lease holds the flag.
+                if let Some(mut guard) = other.try_lock() {
+                    *guard += 10;
+                }
+            });
+            // Loom's `UnsafeCell` reports the other thread's write if it ever
+            // overlaps this access: the lease must keep it out until here.
+            let mut guard = lease.into_guard();
+            *guard += 1;
+            drop(guard);
+            t.join().unwrap();
+            // No try_lock after the join: loom can give a swap after a join a
+            // value older than the release store it must see (tokio-rs/loom#389,
+            // #282), which fails the lock for no reason in the model.
         });
     }
 

@@ -25,12 +25,14 @@ fn leftover(buf: turbo_pool::PooledBuf) -> Vec<u8> {
         .collect()
 }
 
-fn second_tenant(policy: ClearPolicy) -> turbo_pool::PooledBuf {
+/// The second tenant of a buffer: rented owned, so it outlives the pool value
+/// (borrowed and owned rents share the same slots).
+fn second_tenant(policy: ClearPolicy) -> turbo_pool::PooledBuf<'static> {
     let pool = BytePool::builder().clear_policy(policy).build().unwrap();
     let mut first = pool.rent(64 * 1024).unwrap();
     first.resize(WRITTEN, SECRET);
     drop(first);
-    let second = pool.rent(64 * 1024).unwrap();
+    let second = pool.rent_owned(64 * 1024).unwrap();
     assert_eq!(pool.stats().hits, 1, "the same allocation must be reused");
     assert_eq!(
         second.len(),

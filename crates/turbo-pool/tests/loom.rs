@@ -10,7 +10,7 @@
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
-use turbo_pool::{BytePool, ObjectPool};
+use turbo_pool::{BytePool, ObjectPool, PooledBuf};
 
 /// An object that knows whether someone holds it.
 struct Token {
@@ -78,14 +78,15 @@ fn object_pool_cap_and_exclusive_hand_out() {
 #[test]
 fn byte_pool_budget_under_contention() {
     loom::model(|| {
-        // Two classes share a budget that fits only one of the two buffers.
+        // Two classes share a budget that fits only one of the two buffers: the
+        // split at build time gives the 1 KiB class no slot.
         let pool = BytePool::builder()
             .max_buffer_size(1024)
             .max_idle_per_class(1)
             .max_idle_bytes(1024)
             .build()
             .unwrap();
-        let small = pool.rent(256).unwrap();
+        let small = pool.rent_owned(256).unwrap();
         let large = pool.rent(1024).unwrap();
         let other = pool.clone();
         let t = thread::spawn(move || drop(small));
@@ -118,5 +119,89 @@ fn owned_guards_race_for_one_slot() {
             stats.idle as u64 + stats.discarded,
             "an object was lost"
         );
+    });
+}
+
+/// Holds `buf` for a moment, asserting that no other holder in `holders` has the
+/// same allocation at the same time.
+fn hold_exclusively(buf: PooledBuf<'_>, holders: &[AtomicUsize; 2], me: usize) {
+    let address = buf.as_ptr() as usize;
+    holders[me].store(address, Ordering::SeqCst);
+    for (other, holder) in holders.iter().enumerate() {
+        if other != me {
+            assert_ne!(
+                holder.load(Ordering::SeqCst),
+                address,
+                "a buffer was handed to two holders"
+            );
+        }
+    }
+    holders[me].store(0, Ordering::SeqCst);
+    drop(buf);
+}
+
+/// A pool with one class (256 B) of one slot.
+fn one_slot_pool() -> BytePool {
+    BytePool::builder()
+        .max_buffer_size(256)
+        .max_idle_per_class(1)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn byte_pool_slots_at_the_cap() {
+    loom::model(|| {
+        // One class with one slot, one idle buffer: a borrowed renter (which
+        // keeps the slot locked while it holds the buffer) and an owned one
+        // (which empties the slot) race for it and for the slot on return.
+        // (Three threads here take loom minutes; the object pool model has three.)
+        let pool = one_slot_pool();
+        drop(pool.rent(100).unwrap());
+        let holders = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let t = {
+            let pool = pool.clone();
+            let holders = Arc::clone(&holders);
+            thread::spawn(move || {
+                hold_exclusively(pool.rent_owned(100).unwrap(), &holders, 1);
+                assert!(pool.stats().idle_buffers <= 1);
+            })
+        };
+        hold_exclusively(pool.rent(100).unwrap(), &holders, 0);
+        t.join().unwrap();
+        let stats = pool.stats();
+        assert!(
+            stats.idle_buffers <= 1,
+            "cap exceeded: {}",
+            stats.idle_buffers
+        );
+        assert!(stats.idle_bytes <= 256);
+        assert_eq!(
+            stats.misses,
+            stats.idle_buffers as u64 + stats.discarded,
+            "a buffer was lost: every one made is idle or was freed"
+        );
+        assert_eq!(stats.hits + stats.misses, stats.returned + stats.discarded);
+    });
+}
+
+#[test]
+fn byte_pool_lent_slot_and_owned_return() {
+    loom::model(|| {
+        // A borrowed buffer keeps its slot locked while an owned one comes back
+        // on another thread: the owned one must not take the lent slot.
+        let pool = one_slot_pool();
+        let owned = pool.rent_owned(10).unwrap();
+        let lent = pool.rent(10).unwrap();
+        let other = pool.clone();
+        let t = thread::spawn(move || {
+            drop(owned);
+            assert!(other.stats().idle_buffers <= 1);
+        });
+        drop(lent);
+        t.join().unwrap();
+        let stats = pool.stats();
+        assert_eq!(stats.idle_buffers, 1);
+        assert_eq!((stats.misses, stats.returned, stats.discarded), (2, 1, 1));
     });
 }

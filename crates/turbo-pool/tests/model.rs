@@ -94,6 +94,8 @@ proptest! {
 #[derive(Debug, Clone)]
 enum ByteOp {
     Rent(usize),
+    RentOwned(usize),
+    IntoOwned(usize),
     Return(usize),
     FreezeAndDrop(usize),
     Write(usize, u16),
@@ -102,6 +104,8 @@ enum ByteOp {
 fn byte_op() -> impl Strategy<Value = ByteOp> {
     prop_oneof![
         3 => (1usize..300_000).prop_map(ByteOp::Rent),
+        2 => (1usize..300_000).prop_map(ByteOp::RentOwned),
+        1 => any::<usize>().prop_map(ByteOp::IntoOwned),
         3 => any::<usize>().prop_map(ByteOp::Return),
         1 => any::<usize>().prop_map(ByteOp::FreezeAndDrop),
         2 => (any::<usize>(), any::<u16>()).prop_map(|(i, n)| ByteOp::Write(i, n)),
@@ -128,6 +132,17 @@ proptest! {
                     let buf = pool.rent(len).unwrap();
                     prop_assert!(buf.capacity() >= len);
                     prop_assert!(buf.is_empty());
+                    held.push(buf);
+                }
+                ByteOp::RentOwned(len) => {
+                    let buf = pool.rent_owned(len).unwrap();
+                    prop_assert!(buf.capacity() >= len);
+                    prop_assert!(buf.is_empty());
+                    held.push(buf);
+                }
+                ByteOp::IntoOwned(i) if !held.is_empty() => {
+                    let index = i % held.len();
+                    let buf = held.swap_remove(index).into_owned();
                     held.push(buf);
                 }
                 ByteOp::Return(i) if !held.is_empty() => drop(held.swap_remove(i % held.len())),
