@@ -10,7 +10,7 @@ use turbo_core::Priority;
 
 use crate::client::TurboClient;
 use crate::error::{Error, ErrorKind};
-use crate::response::Response;
+use crate::send::SendFuture;
 use crate::timeout::RequestTimeout;
 use crate::transport::{RequestBody, Transport};
 
@@ -105,13 +105,14 @@ impl<'a, T: Transport> RequestBuilder<'a, T> {
         (self.client, self.request)
     }
 
-    /// Sends the request.
-    ///
-    /// # Errors
-    ///
-    /// [`Error`] with the stage that failed; `ClientClosed` after shutdown.
-    pub async fn send(self) -> Result<Response<T::ResponseBody>, Error> {
-        self.client.send(self.request?).await
+    /// Sends the request when the returned future is first polled. The future
+    /// fails with an [`Error`] naming the stage that failed (`InvalidRequest` for a
+    /// bad URL or header); `ClientClosed` after shutdown.
+    pub fn send(self) -> SendFuture<'a, T> {
+        match self.request {
+            Ok(request) => SendFuture::new(self.client, request),
+            Err(error) => SendFuture::failed(self.client, error),
+        }
     }
 }
 
