@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request};
+use http::{Method, Request, Uri};
 use turbo_core::Priority;
 
 use crate::client::TurboClient;
@@ -27,10 +27,15 @@ impl<'a, T: Transport> RequestBuilder<'a, T> {
         let request = if client.is_closed() {
             Err(Error::closed())
         } else {
-            Request::builder()
-                .method(method)
-                .uri(url)
-                .body(RequestBody::default())
+            // Built in place rather than through `http::request::Builder`, which
+            // moves its (250-byte) parts through a `Result` at every step.
+            url.parse::<Uri>()
+                .map(|uri| {
+                    let mut request = Request::new(RequestBody::default());
+                    *request.method_mut() = method;
+                    *request.uri_mut() = uri;
+                    request
+                })
                 .map_err(|e| {
                     Error::new(ErrorKind::InvalidRequest, format!("invalid URL `{url}`"))
                         .with_source(e)
