@@ -208,6 +208,10 @@ async fn a_body_in_many_frames_is_gathered_whole() {
     let expected: String = (0..20).map(|i| format!("chunk {i}\n")).collect();
     assert_eq!(&body[..], expected.as_bytes());
     let buffers = client.stats().buffers;
-    assert_eq!(buffers.hits + buffers.misses, 1, "one pooled buffer: {buffers:?}");
+    assert_eq!(
+        buffers.hits + buffers.misses,
+        1,
+        "one pooled buffer: {buffers:?}"
+    );
     assert!(client.stats().is_quiescent());
 }
