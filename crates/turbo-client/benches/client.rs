@@ -3,10 +3,16 @@
 //!
 //! - `stack_mock`: the whole stack over `MockTransport` against tower's
 //!   `buffer(1024)` + `concurrency_limit(16)` over the same mock (16 in flight on
-//!   both sides).
+//!   both sides). Ours is configured through the public builder only:
+//!   `max_per_host(16)`, `max_in_flight(16)`, `max_queued(1024)` (the peer's
+//!   numbers); everything else is the default (no timeout, bodies held to their end).
 //! - `http_loopback`: HTTP/1.1 to a hyper server on 127.0.0.1, against a bare
-//!   hyper-util client; `http_loopback_vs_reqwest`: the same against reqwest. The
-//!   client's limits are set above the callers, so the figure is its overhead.
+//!   hyper-util client (`pool_max_idle_per_host(32)`, nodelay);
+//!   `http_loopback_vs_reqwest`: the same against reqwest with its defaults. Ours is
+//!   `TurboClient::builder()` with `max_per_host(64)` and `max_in_flight(64)`, the
+//!   callers' number, so the gates never make a request wait and the figure is the
+//!   client's overhead; the rest is the default (HTTPS-capable transport, no
+//!   timeout).
 //!
 //! Every figure is nanoseconds per request at the measured throughput.
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 use tower::Layer;
 use turbo_core::{ContextLayer, ContextPool, HostKey};
 use turbo_limit::{HostConcurrencyLimitLayer, PriorityQueueLayer, ReleaseAt};
-use turbo_pool::BytePool;
+use turbo_pool::{BytePool, ObjectPool};
 
-use crate::client::{Shared, ShutdownHook, TurboClient};
+use crate::client::{IDLE_STACKS, Shared, ShutdownHook, TurboClient};
 use crate::error::{Error, ErrorKind};
 use crate::timeout::DeadlineLayer;
 use crate::transport::Transport;
@@ -271,8 +271,11 @@ impl<T: Transport> TurboClientBuilder<T> {
                 ),
             ),
         );
+        // Clones are made from this one; no reset is needed between requests, as
+        // a lent clone is only ever returned after a successful `call`.
+        let stacks = ObjectPool::with_reset(IDLE_STACKS, move || stack.clone(), |_| {});
         Ok(TurboClient::from_shared(Shared {
-            stack,
+            stacks,
             contexts,
             limiter,
             queue,

@@ -5,24 +5,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
 use http::{Method, Request};
-use tower::{Service, ServiceExt};
 use turbo_core::{ContextPool, ContextPoolStats, ContextService};
 use turbo_limit::{
     HostConcurrencyLimit, HostLimitStats, HostLimiter, PriorityQueue, QueueHandle, QueueStats,
     StopMode,
 };
-use turbo_pool::{BytePool, BytePoolStats};
+use turbo_pool::{BytePool, BytePoolStats, ObjectPool};
 
 use crate::builder::TurboClientBuilder;
 use crate::error::Error;
 use crate::request::RequestBuilder;
-use crate::response::Response;
+use crate::send::SendFuture;
 use crate::timeout::Deadline;
 use crate::transport::{HttpTransport, RequestBody, Transport};
 
 /// The composed stack, outermost first: context, per-host limit, priority queue,
 /// deadline, then the user's layers and the transport (both inside `T`).
 pub(crate) type Stack<T> = ContextService<HostConcurrencyLimit<PriorityQueue<Deadline<T>>>>;
+
+/// Idle clones of the stack kept for [`TurboClient::send`]: enough for every worker
+/// thread to find one free (a clone is lent only for the synchronous `poll_ready` +
+/// `call`), with room to spare.
+pub(crate) const IDLE_STACKS: usize = 32;
 
 /// A shutdown step, run once.
 pub(crate) type ShutdownHook = Box<dyn FnOnce() + Send>;
@@ -49,7 +53,12 @@ impl<T: Transport> Clone for TurboClient<T> {
 }
 
 pub(crate) struct Shared<T: Transport> {
-    pub(crate) stack: Stack<T>,
+    /// Clones of the stack, lent to one request at a time. `Service::call` takes
+    /// `&mut self`, so a shared stack cannot be called directly; cloning it per
+    /// request (as tower's `oneshot` does) costs a reference-count increment and
+    /// decrement on every layer's shared state, which both cores contend for. A
+    /// pooled clone costs one uncontended try-lock instead.
+    pub(crate) stacks: ObjectPool<Stack<T>>,
     pub(crate) contexts: ContextPool,
     pub(crate) limiter: HostLimiter,
     pub(crate) queue: QueueHandle,
@@ -145,26 +154,13 @@ impl<T: Transport> TurboClient<T> {
         RequestBuilder::new(self, method, url)
     }
 
-    /// Sends a prepared request through the stack. Its [`Priority`](turbo_core::Priority)
-    /// and [`RequestTimeout`](crate::RequestTimeout) extensions are honoured.
-    ///
-    /// # Errors
-    ///
-    /// [`Error`] with the stage that failed; `ClientClosed` after shutdown.
-    pub async fn send(
-        &self,
-        request: Request<RequestBody>,
-    ) -> Result<Response<T::ResponseBody>, Error> {
-        if self.is_closed() {
-            return Err(Error::closed());
-        }
-        let mut stack = self.shared.stack.clone();
-        let ready = stack.ready().await.map_err(|e| Error::from(e.flatten()))?;
-        let response = ready
-            .call(request)
-            .await
-            .map_err(|e| Error::from(e.flatten()))?;
-        Ok(Response::new(response, self.shared.buffers.clone()))
+    /// Sends a prepared request through the stack when the returned future is
+    /// first polled. Its [`Priority`](turbo_core::Priority) and
+    /// [`RequestTimeout`](crate::RequestTimeout) extensions are honoured. The future
+    /// fails with an [`Error`] naming the stage that failed; `ClientClosed` after
+    /// shutdown.
+    pub fn send(&self, request: Request<RequestBody>) -> SendFuture<'_, T> {
+        SendFuture::new(self, request)
     }
 
     /// Whether [`shutdown`](Self::shutdown) has been called.

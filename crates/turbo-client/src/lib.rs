@@ -45,6 +45,7 @@ mod client;
 mod error;
 mod request;
 mod response;
+mod send;
 mod timeout;
 pub mod transport;
 
@@ -53,6 +54,7 @@ pub use client::{ClientStats, TurboClient};
 pub use error::{BoxError, Error, ErrorKind};
 pub use request::RequestBuilder;
 pub use response::{Response, ResponseBody};
+pub use send::SendFuture;
 pub use timeout::{Elapsed, RequestTimeout};
 pub use turbo_core::{EventKind, FieldValue, HostKey, Priority, Timeline, TimelineSnapshot};
 pub use turbo_limit::{ReleaseAt, StopMode};

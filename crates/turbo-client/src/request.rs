@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request};
+use http::{Method, Request, Uri};
 use turbo_core::Priority;
 
 use crate::client::TurboClient;
 use crate::error::{Error, ErrorKind};
-use crate::response::Response;
+use crate::send::SendFuture;
 use crate::timeout::RequestTimeout;
 use crate::transport::{RequestBody, Transport};
 
@@ -27,10 +27,15 @@ impl<'a, T: Transport> RequestBuilder<'a, T> {
         let request = if client.is_closed() {
             Err(Error::closed())
         } else {
-            Request::builder()
-                .method(method)
-                .uri(url)
-                .body(RequestBody::default())
+            // Built in place rather than through `http::request::Builder`, which
+            // moves its (250-byte) parts through a `Result` at every step.
+            url.parse::<Uri>()
+                .map(|uri| {
+                    let mut request = Request::new(RequestBody::default());
+                    *request.method_mut() = method;
+                    *request.uri_mut() = uri;
+                    request
+                })
                 .map_err(|e| {
                     Error::new(ErrorKind::InvalidRequest, format!("invalid URL `{url}`"))
                         .with_source(e)
@@ -105,13 +110,14 @@ impl<'a, T: Transport> RequestBuilder<'a, T> {
         (self.client, self.request)
     }
 
-    /// Sends the request.
-    ///
-    /// # Errors
-    ///
-    /// [`Error`] with the stage that failed; `ClientClosed` after shutdown.
-    pub async fn send(self) -> Result<Response<T::ResponseBody>, Error> {
-        self.client.send(self.request?).await
+    /// Sends the request when the returned future is first polled. The future
+    /// fails with an [`Error`] naming the stage that failed (`InvalidRequest` for a
+    /// bad URL or header); `ClientClosed` after shutdown.
+    pub fn send(self) -> SendFuture<'a, T> {
+        match self.request {
+            Ok(request) => SendFuture::new(self.client, request),
+            Err(error) => SendFuture::failed(self.client, error),
+        }
     }
 }
 

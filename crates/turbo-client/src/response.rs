@@ -1,6 +1,7 @@
 //! [`Response`]: status, headers, a streaming body and the request's timeline.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -148,26 +149,12 @@ where
     /// # Errors
     ///
     /// A `Body` or `Timeout` error.
-    pub async fn bytes(mut self) -> Result<Bytes, Error> {
-        let Some(first) = self.chunk().await? else {
-            return Ok(Bytes::new());
-        };
-        let Some(second) = self.chunk().await? else {
-            return Ok(first);
-        };
-        let hint = self.body.size_hint();
-        let expected = hint.exact().unwrap_or(hint.lower()).min(MAX_UP_FRONT) as usize;
-        let capacity = expected.max(first.len() + second.len()).max(1);
-        let mut buffer = self
-            .buffers
-            .rent_owned(capacity)
-            .map_err(|e| Error::new(crate::ErrorKind::Io, "cannot rent a buffer").with_source(e))?;
-        buffer.extend_from_slice(&first);
-        buffer.extend_from_slice(&second);
-        while let Some(chunk) = self.chunk().await? {
-            buffer.extend_from_slice(&chunk);
-        }
-        Ok(buffer.freeze())
+    pub fn bytes(self) -> impl Future<Output = Result<Bytes, Error>> + use<B> {
+        // The head is dropped here and the body read with one await point, so the
+        // future stays small (664 bytes as an `async fn` with an await per chunk):
+        // callers move it whole at each `.await`.
+        let Self { body, buffers, .. } = self;
+        read_all(body, buffers)
     }
 
     /// The body, to stream it yourself.
@@ -179,6 +166,43 @@ where
     pub fn into_http(self) -> http::Response<ResponseBody<B>> {
         http::Response::from_parts(self.head, self.body)
     }
+}
+
+/// [`Response::bytes`] after the head is gone.
+async fn read_all<B>(mut body: ResponseBody<B>, buffers: BytePool) -> Result<Bytes, Error>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let mut first: Option<Bytes> = None;
+    let mut gathered: Option<turbo_pool::PooledBuf> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers
+        };
+        if let Some(buffer) = gathered.as_mut() {
+            buffer.extend_from_slice(&data);
+            continue;
+        }
+        let Some(earlier) = first.take() else {
+            first = Some(data);
+            continue;
+        };
+        let hint = body.size_hint();
+        let expected = hint.exact().unwrap_or(hint.lower()).min(MAX_UP_FRONT) as usize;
+        let capacity = expected.max(earlier.len() + data.len()).max(1);
+        let mut buffer = buffers
+            .rent(capacity)
+            .map_err(|e| Error::new(crate::ErrorKind::Io, "cannot rent a buffer").with_source(e))?;
+        buffer.extend_from_slice(&earlier);
+        buffer.extend_from_slice(&data);
+        gathered = Some(buffer);
+    }
+    Ok(match (gathered, first) {
+        (Some(buffer), _) => buffer.freeze(),
+        (None, Some(only)) => only,
+        (None, None) => Bytes::new(),
+    })
 }
 
 impl<B> fmt::Debug for Response<B> {

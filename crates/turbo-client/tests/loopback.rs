@@ -195,3 +195,25 @@ async fn https_works_with_a_certificate_made_at_test_time() {
     assert_eq!(error.kind(), turbo_client::ErrorKind::Tls, "{error}");
     assert!(client.stats().is_quiescent() && untrusting.stats().is_quiescent());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_body_in_many_frames_is_gathered_whole() {
+    let server = common::start(&["127.0.0.1"]).await;
+    let client = TurboClient::builder().build().unwrap();
+    // 20 chunks, 1 ms apart, so hyper hands them over as separate frames.
+    let response = client
+        .get(&server.url(0, "/slow-body/1"))
+        .send()
+        .await
+        .unwrap();
+    let body = response.bytes().await.unwrap();
+    let expected: String = (0..20).map(|i| format!("chunk {i}\n")).collect();
+    assert_eq!(&body[..], expected.as_bytes());
+    let buffers = client.stats().buffers;
+    assert_eq!(
+        buffers.hits + buffers.misses,
+        1,
+        "one pooled buffer: {buffers:?}"
+    );
+    assert!(client.stats().is_quiescent());
+}

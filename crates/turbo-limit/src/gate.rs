@@ -161,8 +161,7 @@ where
         request: Request<ReqBody>,
         release_at: ReleaseAt,
     ) -> Self {
-        let context = RequestContext::of(&request).cloned();
-        if let Some(ctx) = context.as_ref() {
+        if let Some(ctx) = RequestContext::of(&request) {
             ctx.record(A::ADMIT_EVENT);
         }
         Self {
@@ -170,7 +169,9 @@ where
                 future: service.call(request),
                 permit: Some(permit),
             },
-            context,
+            // Only a wait records through the future's own handle; not cloning
+            // one here saves two reference-count updates per layer and request.
+            context: None,
             release_at,
             admit_event: A::ADMIT_EVENT,
         }

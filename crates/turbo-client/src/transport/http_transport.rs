@@ -1,9 +1,17 @@
 //! [`HttpTransport`]: hyper-util's pooled client.
 
 use std::fmt;
+#[cfg(feature = "rustls")]
+use std::future::Future;
+#[cfg(feature = "rustls")]
+use std::pin::Pin;
+#[cfg(feature = "rustls")]
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+#[cfg(feature = "rustls")]
+use http::Uri;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -17,7 +25,7 @@ use crate::error::ErrorKind;
 use crate::transport::RequestBody;
 
 #[cfg(feature = "rustls")]
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type Connector = SharedConnector;
 #[cfg(not(feature = "rustls"))]
 type Connector = HttpConnector;
 
@@ -55,7 +63,7 @@ impl HttpTransport {
     /// [`ErrorKind::Tls`] if the TLS configuration cannot be built.
     #[cfg(feature = "rustls")]
     pub fn with_roots(roots: rustls::RootCertStore) -> Result<Self, Error> {
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::new(ErrorKind::Tls, "unsupported TLS versions").with_source(e))?
@@ -67,7 +75,7 @@ impl HttpTransport {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http_connector());
-        Ok(Self::from_connector(connector))
+        Ok(Self::from_connector(SharedConnector(Arc::new(connector))))
     }
 
     /// A plain-HTTP transport (no TLS at all).
@@ -82,6 +90,46 @@ impl HttpTransport {
             .pool_max_idle_per_host(32)
             .build(connector);
         Self { client }
+    }
+}
+
+/// The TLS connector behind one reference count. hyper-util clones its connector
+/// for every request (into a lazy connect that runs only when no pooled connection
+/// is free), and a bare `HttpsConnector` holds three shared handles: three
+/// contended reference-count updates each way, per request, that this makes one.
+/// The connector itself is cloned only for an actual connect.
+#[cfg(feature = "rustls")]
+#[derive(Clone)]
+struct SharedConnector(Arc<Tls>);
+
+#[cfg(feature = "rustls")]
+type Tls = hyper_rustls::HttpsConnector<HttpConnector>;
+
+#[cfg(feature = "rustls")]
+type Connecting = Pin<
+    Box<
+        dyn Future<Output = Result<<Tls as Service<Uri>>::Response, <Tls as Service<Uri>>::Error>>
+            + Send,
+    >,
+>;
+
+#[cfg(feature = "rustls")]
+impl Service<Uri> for SharedConnector {
+    type Response = <Tls as Service<Uri>>::Response;
+    type Error = <Tls as Service<Uri>>::Error;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is the clone's, checked in `call`'s future before it connects.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Connecting {
+        let mut connector = Tls::clone(&self.0);
+        Box::pin(async move {
+            std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
+            connector.call(uri).await
+        })
     }
 }
 
