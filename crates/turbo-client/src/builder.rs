@@ -271,8 +271,11 @@ impl<T: Transport> TurboClientBuilder<T> {
                 ),
             ),
         );
-        // Clones are made from this one; no reset is needed between requests, as
-        // a lent clone is only ever returned after a successful `call`.
+        // Clones are made from this one; no reset is needed between requests: a
+        // lent clone goes back only after its `call` (a turbo layer that refuses a
+        // request in `call` swaps its ready inner service for a fresh clone, so no
+        // readiness stays reserved), and it is kept out of the pool when
+        // `poll_ready` fails or is pending, or when a layer panics (`send.rs`).
         let stacks = ObjectPool::with_reset(IDLE_STACKS, move || stack.clone(), |_| {});
         Ok(TurboClient::from_shared(Shared {
             stacks,

@@ -18,6 +18,7 @@ use std::task::{Context, Poll, ready};
 use http::Request;
 use pin_project_lite::pin_project;
 use tower::Service;
+use turbo_pool::Pooled;
 
 use crate::client::{Stack, TurboClient};
 use crate::error::Error;
@@ -104,7 +105,7 @@ impl<T: Transport> Future for SendFuture<'_, T> {
                         });
                         continue;
                     }
-                    let mut stack = this.client.shared.stacks.get();
+                    let mut stack = Lent(Some(this.client.shared.stacks.get()));
                     match stack.poll_ready(cx) {
                         // The clone goes back to the pool when `stack` drops at the
                         // end of this arm: its `call` future owns all it needs.
@@ -156,6 +157,53 @@ impl<T: Transport> Future for SendFuture<'_, T> {
                     return Poll::Ready(Err(error.take().unwrap_or_else(Error::closed)));
                 }
             }
+        }
+    }
+}
+
+/// A stack clone lent from the client's pool for one `poll_ready` + `call`. If a
+/// layer panics while it is out, unwinding drops it here and it is taken out of
+/// the pool instead of going back: a clone left half-used (ready, or stopped in
+/// the middle of a `call`) must not serve the next request.
+struct Lent<'p, S>(Option<Pooled<'p, S>>);
+
+impl<S> Lent<'_, S> {
+    /// Takes the clone out of the pool for good.
+    fn detach(mut self) -> S {
+        match self.0.take() {
+            Some(pooled) => pooled.detach(),
+            // Only `drop` and this method take it, each once.
+            None => unreachable!("a lent stack clone is detached once"),
+        }
+    }
+}
+
+impl<S> std::ops::Deref for Lent<'_, S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        match &self.0 {
+            Some(pooled) => pooled,
+            None => unreachable!("a lent stack clone is used only before it is detached"),
+        }
+    }
+}
+
+impl<S> std::ops::DerefMut for Lent<'_, S> {
+    fn deref_mut(&mut self) -> &mut S {
+        match &mut self.0 {
+            Some(pooled) => pooled,
+            None => unreachable!("a lent stack clone is used only before it is detached"),
+        }
+    }
+}
+
+impl<S> Drop for Lent<'_, S> {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(pooled) = self.0.take()
+        {
+            drop(pooled.detach());
         }
     }
 }

@@ -107,3 +107,68 @@ async fn bad_urls_are_invalid_requests() {
     assert_eq!(error.kind(), ErrorKind::InvalidRequest);
     assert!(client.stats().is_quiescent());
 }
+
+/// A user layer whose service panics in `call` once when told to, and marks the
+/// clone that panicked: a marked clone that serves another request panics again.
+#[derive(Clone)]
+struct PanicOnce<S> {
+    inner: S,
+    arm: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    panicked_here: bool,
+}
+
+impl<S> tower::Service<http::Request<turbo_client::transport::RequestBody>> for PanicOnce<S>
+where
+    S: tower::Service<http::Request<turbo_client::transport::RequestBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<turbo_client::transport::RequestBody>) -> S::Future {
+        assert!(!self.panicked_here, "a clone that panicked served again");
+        if self.arm.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.panicked_here = true;
+            panic!("injected panic in a user layer");
+        }
+        self.inner.call(request)
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stack_clone_that_panicked_is_not_lent_again() {
+    let arm = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let layer_arm = arm.clone();
+    let client = TurboClient::builder()
+        .transport(turbo_client::transport::MockTransport::ok(
+            bytes::Bytes::from_static(b"ok"),
+        ))
+        .layer(tower::layer::layer_fn(move |inner| PanicOnce {
+            inner,
+            arm: layer_arm.clone(),
+            panicked_here: false,
+        }))
+        .build()
+        .unwrap();
+    client.get("http://a.test/").send().await.unwrap();
+    arm.store(true, std::sync::atomic::Ordering::SeqCst);
+    let panicked = {
+        let client = client.clone();
+        tokio::spawn(async move { client.get("http://a.test/").send().await.map(|_| ()) })
+    }
+    .await;
+    assert!(panicked.unwrap_err().is_panic());
+    // The same thread asks the pool again: a clone put back by the unwinding
+    // would be the one it hands out.
+    for _ in 0..8 {
+        let response = client.get("http://a.test/").send().await.unwrap();
+        assert_eq!(&response.bytes().await.unwrap()[..], b"ok");
+    }
+}

@@ -100,6 +100,13 @@ pin_project! {
     }
 }
 
+/// Drops a ready `service` that will not be called, in favour of a clone that has
+/// not been polled: what its readiness reserved goes back at once.
+fn unready<S: Clone>(service: &mut S) {
+    let fresh = service.clone();
+    drop(std::mem::replace(service, fresh));
+}
+
 impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>> + Clone,
@@ -121,9 +128,12 @@ where
         };
         let context = RequestContext::of(&request).cloned();
         let state = match refused {
-            (_, TryAcquireError::Closed) => State::Refused {
-                error: Some(LimitError::Closed),
-            },
+            (_, TryAcquireError::Closed) => {
+                unready(service);
+                State::Refused {
+                    error: Some(LimitError::Closed),
+                }
+            }
             (semaphore, TryAcquireError::NoPermits) => {
                 if let Some(ctx) = context.as_ref() {
                     ctx.record(A::WAIT_EVENT);
@@ -177,7 +187,17 @@ where
         }
     }
 
-    pub(crate) fn refuse(error: LimitError<S::Error>) -> Self {
+    /// A future that fails with `error` without calling `service`.
+    ///
+    /// `service` was made ready by `poll_ready` and is not called: it is swapped
+    /// for a fresh clone, so that whatever its readiness reserved (a permit of a
+    /// tower `ConcurrencyLimit` below, a `Buffer` slot) is released now rather
+    /// than held by a service that may sit unused in a pool of clones.
+    pub(crate) fn refuse(service: &mut S, error: LimitError<S::Error>) -> Self
+    where
+        S: Clone,
+    {
+        unready(service);
         Self {
             state: State::Refused { error: Some(error) },
             context: None,

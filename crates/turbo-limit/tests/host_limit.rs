@@ -453,3 +453,29 @@ fn cache_hits_keep_a_host_from_being_swept_as_idle() {
     limiter.sweep();
     assert_eq!(limiter.tracked_hosts(), 0, "unused for a whole period");
 }
+
+#[test]
+fn a_refused_request_gives_back_what_the_inner_readiness_reserved() {
+    // tower's ConcurrencyLimit(1) below: its `poll_ready` takes the one permit,
+    // which only its `call` or its drop gives back.
+    let inner = tower::limit::ConcurrencyLimit::new(
+        service_fn(|_: Request<()>| std::future::ready(Ok::<_, Infallible>(Response::new(body())))),
+        1,
+    );
+    let mut first = HostConcurrencyLimitLayer::builder().build().layer(inner);
+    let mut second = first.clone();
+    assert!(matches!(poll_once(&mut first.ready()), Poll::Ready(Ok(_))));
+    // No authority: refused at `call`, the inner service never called.
+    let mut refused = first.call(request("/relative", Priority::Normal));
+    assert!(matches!(
+        poll_once(&mut refused),
+        Poll::Ready(Err(LimitError::InvalidHost(_)))
+    ));
+    // `first` lives on, as an idle clone in a pool would: the permit its readiness
+    // took must be free again for every other clone.
+    assert!(
+        matches!(poll_once(&mut second.ready()), Poll::Ready(Ok(_))),
+        "the refused clone still holds the inner permit"
+    );
+    drop(first);
+}

@@ -71,7 +71,9 @@ where
         };
         let known = match known.transpose() {
             Ok(known) => known,
-            Err(error) => return ResponseFuture::refuse(LimitError::InvalidHost(error)),
+            Err(error) => {
+                return ResponseFuture::refuse(&mut self.inner, LimitError::InvalidHost(error));
+            }
         };
         let cache_key = match &known {
             Some(key) => CacheKey::Host(key),
@@ -90,7 +92,9 @@ where
         let uri_keyed = known.is_none();
         let key = match known.map_or_else(|| self.limiter.key_for(request.uri()), Ok) {
             Ok(key) => key,
-            Err(error) => return ResponseFuture::refuse(LimitError::InvalidHost(error)),
+            Err(error) => {
+                return ResponseFuture::refuse(&mut self.inner, LimitError::InvalidHost(error));
+            }
         };
         let cache_key = if uri_keyed {
             CacheKey::Uri(request.uri())
@@ -99,9 +103,11 @@ where
         };
         let semaphore = match self.limiter.semaphore(&key, cache_key) {
             Ok(semaphore) => semaphore,
-            Err(EntryError::Closed) => return ResponseFuture::refuse(LimitError::Closed),
+            Err(EntryError::Closed) => {
+                return ResponseFuture::refuse(&mut self.inner, LimitError::Closed);
+            }
             Err(EntryError::TooManyHosts(limit)) => {
-                return ResponseFuture::refuse(LimitError::TooManyHosts { limit });
+                return ResponseFuture::refuse(&mut self.inner, LimitError::TooManyHosts { limit });
             }
         };
         // The permit keeps the host's semaphore referenced (and so its entry
