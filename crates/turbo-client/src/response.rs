@@ -19,7 +19,9 @@ use crate::timeout::DeadlineBody;
 
 /// The body as the stack hands it over: the transport's body inside the deadline,
 /// the queue slot, the host permit and the context lease, released in that order
-/// when the body ends.
+/// when the body ends (a response whose body is empty from the start ends its
+/// context at the headers, a moment before the gates release; shutdown waits for
+/// the gates first, so nothing depends on that order).
 type StackBody<B> = GuardedBody<
     GuardedBody<GuardedBody<DeadlineBody<B>, Option<Pass>>, Option<Pass>>,
     ContextLease,

@@ -334,16 +334,21 @@ impl RequestContext {
 
     /// Records `kind` now, with fields.
     pub fn record_with(&self, kind: EventKind, fields: &[Field]) {
-        self.with_live(|state| {
+        // The trace event is emitted after the lock is released: a subscriber is
+        // user code, and a slow one must not keep other layers waiting on it.
+        let recorded = self.with_live(|state| {
             let at = state.start.elapsed();
             state.timeline.push(kind, at, fields);
+            (state.request_id, at)
+        });
+        if let Some((request_id, at)) = recorded {
             tracing::trace!(
-                request_id = state.request_id,
+                request_id,
                 event = kind.name(),
                 at_us = at.as_micros() as u64,
                 "timeline"
             );
-        });
+        }
     }
 
     /// The request's id, unique within the process.
@@ -583,6 +588,11 @@ impl TimelineSnapshot {
 
     /// Runs `read` on the finished request without copying it; `None` while the
     /// request is still in flight.
+    ///
+    /// `read` runs under the snapshot's lock: it must not use this snapshot again
+    /// (`is_finished`, `finished`, `inspect`, or its `Debug` output), which would
+    /// wait for ever on the lock it holds. Use [`finished`](Self::finished) for a
+    /// copy to work with freely.
     pub fn inspect<R>(&self, read: impl FnOnce(&FinishedRequest) -> R) -> Option<R> {
         self.data().map(|data| read(&data.request))
     }

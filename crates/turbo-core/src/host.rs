@@ -203,9 +203,9 @@ impl HostKey {
         Self::new(scheme, host, port)
     }
 
-    /// Sets `slot` to the key of `uri` (or `None` when it has none), reusing the
-    /// key already there: how a pooled request context stores its host without
-    /// building the key elsewhere and moving it in.
+    /// Sets `slot` to the key of `uri` (or `None` when it has none), writing it in
+    /// place: how a pooled request context stores its host without building the
+    /// key elsewhere and moving it in.
     pub(crate) fn store_from_uri(slot: &mut Option<HostKey>, uri: &Uri) {
         let parts = Self::parts(uri).and_then(|(scheme, host, port)| {
             Self::check_host(host)?;

@@ -338,6 +338,13 @@ impl BytePool {
     /// count. Use [`rent_owned`](Self::rent_owned) (or
     /// [`PooledBuf::into_owned`]) for a buffer that must be `'static`.
     ///
+    /// A borrowed buffer occupies one of its class's idle slots until it is
+    /// dropped (that is what makes its return a single store): while it is out,
+    /// that slot cannot keep another returned buffer, and a borrowed buffer that is
+    /// forgotten (`mem::forget`, a leaked task) takes the slot for good. The caps
+    /// still hold. Rent long-lived buffers with [`rent_owned`](Self::rent_owned),
+    /// which holds no slot while out.
+    ///
     /// # Errors
     ///
     /// [`RentError::ZeroSize`] when `len` is 0: a zero-byte rent is almost always
