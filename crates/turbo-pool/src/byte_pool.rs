@@ -6,7 +6,7 @@ use crate::buffer::PooledBuf;
 use crate::error::{BytePoolBuildError, RentError};
 use crate::search::{BYTE_HINT, bump, search_order};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
-use crate::try_lock::{Lease, TryLock};
+use crate::try_lock::{Lease, TryLock, TryLockGuard};
 
 /// The standard size classes, smallest first. Classes above the last one are
 /// powers of two up to the configured maximum.
@@ -500,45 +500,38 @@ impl SizeClass {
     /// busy) a new one with no slot.
     #[inline]
     fn lend(&self) -> (IdleBuf, Option<Lent<'_>>) {
-        let mut order = search_order(&BYTE_HINT, self.slots.len());
-        while let Some(index) = order.next() {
-            let slot = &self.slots[index];
-            if !slot.idle.load(Ordering::Relaxed) {
-                continue;
-            }
-            let Some(mut held) = slot.buf.try_lock() else {
-                continue;
-            };
-            if let Some(buf) = held.take() {
-                slot.idle.store(false, Ordering::Relaxed);
-                bump(&slot.hits);
-                order.remember(index);
-                let lease = held.into_lease();
-                return (buf, Some(Lent { slot, lease }));
-            }
+        if let Some((buf, slot, held)) = self.lock_idle_slot() {
+            return (
+                buf,
+                Some(Lent {
+                    slot,
+                    lease: held.into_lease(),
+                }),
+            );
         }
         let buf = self.fresh();
-        let mut order = search_order(&BYTE_HINT, self.slots.len());
-        while let Some(index) = order.next() {
-            let slot = &self.slots[index];
-            if slot.idle.load(Ordering::Relaxed) {
-                continue;
-            }
-            let Some(held) = slot.buf.try_lock() else {
-                continue;
-            };
-            if held.is_none() {
-                order.remember(index);
-                let lease = held.into_lease();
-                return (buf, Some(Lent { slot, lease }));
-            }
+        match self.lock_empty_slot() {
+            Some((slot, held)) => (
+                buf,
+                Some(Lent {
+                    slot,
+                    lease: held.into_lease(),
+                }),
+            ),
+            None => (buf, None),
         }
-        (buf, None)
     }
 
     /// Takes an idle buffer out of a slot, if one is found.
     #[inline]
     fn take_idle(&self) -> Option<IdleBuf> {
+        self.lock_idle_slot().map(|(buf, _, _held)| buf)
+    }
+
+    /// The first slot of the search that holds an idle buffer, still locked, and
+    /// the buffer taken out of it.
+    #[inline]
+    fn lock_idle_slot(&self) -> Option<(IdleBuf, &ByteSlot, TryLockGuard<'_, Option<IdleBuf>>)> {
         let mut order = search_order(&BYTE_HINT, self.slots.len());
         while let Some(index) = order.next() {
             let slot = &self.slots[index];
@@ -553,9 +546,28 @@ impl SizeClass {
             if let Some(buf) = held.take() {
                 slot.idle.store(false, Ordering::Relaxed);
                 bump(&slot.hits);
-                drop(held);
                 order.remember(index);
-                return Some(buf);
+                return Some((buf, slot, held));
+            }
+        }
+        None
+    }
+
+    /// The first slot of the search that is empty, locked.
+    #[inline]
+    fn lock_empty_slot(&self) -> Option<(&ByteSlot, TryLockGuard<'_, Option<IdleBuf>>)> {
+        let mut order = search_order(&BYTE_HINT, self.slots.len());
+        while let Some(index) = order.next() {
+            let slot = &self.slots[index];
+            if slot.idle.load(Ordering::Relaxed) {
+                continue;
+            }
+            let Some(held) = slot.buf.try_lock() else {
+                continue;
+            };
+            if held.is_none() {
+                order.remember(index);
+                return Some((slot, held));
             }
         }
         None
@@ -564,25 +576,13 @@ impl SizeClass {
     /// Puts a buffer into an empty slot; gives it back if every slot is taken.
     #[inline]
     fn put_idle(&self, buf: IdleBuf) -> Result<(), IdleBuf> {
-        let mut order = search_order(&BYTE_HINT, self.slots.len());
-        while let Some(index) = order.next() {
-            let slot = &self.slots[index];
-            if slot.idle.load(Ordering::Relaxed) {
-                continue;
-            }
-            let Some(mut held) = slot.buf.try_lock() else {
-                continue;
-            };
-            if held.is_none() {
-                *held = Some(buf);
-                slot.idle.store(true, Ordering::Relaxed);
-                bump(&slot.returned);
-                drop(held);
-                order.remember(index);
-                return Ok(());
-            }
-        }
-        Err(buf)
+        let Some((slot, mut held)) = self.lock_empty_slot() else {
+            return Err(buf);
+        };
+        *held = Some(buf);
+        slot.idle.store(true, Ordering::Relaxed);
+        bump(&slot.returned);
+        Ok(())
     }
 }
 
