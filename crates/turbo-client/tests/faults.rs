@@ -1,12 +1,20 @@
 //! Faults against a real server: a reset mid-body, a slow body past its deadline,
-//! a refused connection, 5xx. After each, permits, slots and contexts are all back.
+//! a refused connection, 5xx, a panicking user layer. After each, permits, slots
+//! and contexts are all back.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::Request;
+use tower::Service;
+use turbo_client::transport::{MockTransport, RequestBody};
 use turbo_client::{ErrorKind, TurboClient};
 
 #[tokio::test(flavor = "current_thread")]
@@ -113,28 +121,25 @@ async fn bad_urls_are_invalid_requests() {
 #[derive(Clone)]
 struct PanicOnce<S> {
     inner: S,
-    arm: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    arm: Arc<AtomicBool>,
     panicked_here: bool,
 }
 
-impl<S> tower::Service<http::Request<turbo_client::transport::RequestBody>> for PanicOnce<S>
+impl<S> Service<Request<RequestBody>> for PanicOnce<S>
 where
-    S: tower::Service<http::Request<turbo_client::transport::RequestBody>>,
+    S: Service<Request<RequestBody>>,
 {
     type Response = S::Response;
     type Error = S::Error;
     type Future = S::Future;
 
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), S::Error>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<turbo_client::transport::RequestBody>) -> S::Future {
+    fn call(&mut self, request: Request<RequestBody>) -> S::Future {
         assert!(!self.panicked_here, "a clone that panicked served again");
-        if self.arm.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        if self.arm.swap(false, Ordering::SeqCst) {
             self.panicked_here = true;
             panic!("injected panic in a user layer");
         }
@@ -144,12 +149,10 @@ where
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_stack_clone_that_panicked_is_not_lent_again() {
-    let arm = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let arm = Arc::new(AtomicBool::new(false));
     let layer_arm = arm.clone();
     let client = TurboClient::builder()
-        .transport(turbo_client::transport::MockTransport::ok(
-            bytes::Bytes::from_static(b"ok"),
-        ))
+        .transport(MockTransport::ok(Bytes::from_static(b"ok")))
         .layer(tower::layer::layer_fn(move |inner| PanicOnce {
             inner,
             arm: layer_arm.clone(),
@@ -158,7 +161,7 @@ async fn a_stack_clone_that_panicked_is_not_lent_again() {
         .build()
         .unwrap();
     client.get("http://a.test/").send().await.unwrap();
-    arm.store(true, std::sync::atomic::Ordering::SeqCst);
+    arm.store(true, Ordering::SeqCst);
     let panicked = {
         let client = client.clone();
         tokio::spawn(async move { client.get("http://a.test/").send().await.map(|_| ()) })
