@@ -7,11 +7,12 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use turbo_pool::{ObjectPool, PoolStats, Reset, TryLockGuard};
 
 use crate::body::{BodyEnd, BodyGuard};
+use crate::clock::Stamp;
 use crate::host::HostKey;
 use crate::lock::Lock;
 use crate::priority::Priority;
@@ -63,7 +64,7 @@ struct ContextState {
     request_id: u64,
     host: Option<HostKey>,
     priority: Priority,
-    start: Instant,
+    start: Stamp,
     timeline: Timeline,
     /// Where the finished timeline is published for the caller. Kept while the
     /// context is idle: the next lease reuses it when no caller holds it any more.
@@ -104,7 +105,7 @@ impl PooledContext {
                     request_id: 0,
                     host: None,
                     priority: Priority::default(),
-                    start: Instant::now(),
+                    start: Stamp::now(),
                     timeline: Timeline::with_capacity(EVENT_CAPACITY, FIELD_CAPACITY),
                     snapshot: Arc::new(SnapshotCell::new(home)),
                 }),
@@ -217,7 +218,7 @@ impl ContextPool {
             state.request_id = next_request_id();
             HostKey::store_from_uri(&mut state.host, request.uri());
             state.priority = Priority::of(request);
-            state.start = Instant::now();
+            state.start = Stamp::now();
             let snapshot = TimelineSnapshot {
                 cell: Some(Arc::clone(&state.snapshot)),
                 request_id: state.request_id,

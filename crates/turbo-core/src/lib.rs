@@ -50,6 +50,7 @@
 //! ```
 
 mod body;
+mod clock;
 mod context;
 mod future;
 mod host;
