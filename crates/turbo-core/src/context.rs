@@ -434,10 +434,12 @@ impl ContextLease {
                 published.request_id = state.request_id;
                 let request = &mut published.request;
                 request.request_id = state.request_id;
-                request.host.clone_from(&state.host);
                 request.priority = state.priority;
-                // Moved, not copied: the cell's previous storage, cleared by the
-                // reset below, becomes this context's for its next request.
+                // Moved, not copied: the cell's previous host and timeline storage,
+                // cleared by the reset below, become this context's for its next
+                // request. (Cloning the host went through a temporary on the stack
+                // that was read back at once, a store-forwarding stall.)
+                std::mem::swap(&mut request.host, &mut state.host);
                 std::mem::swap(&mut request.timeline, &mut state.timeline);
             }
             state.reset();

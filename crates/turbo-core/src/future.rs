@@ -46,12 +46,14 @@ where
         let result = ready!(this.inner.poll(cx));
         let lease = this.lease.take();
         Poll::Ready(match result {
-            Ok(response) => {
-                let (mut parts, body) = response.into_parts();
+            Ok(mut response) => {
                 if let Some(snapshot) = this.snapshot.take() {
-                    parts.extensions.insert(snapshot);
+                    response.extensions_mut().insert(snapshot);
                 }
-                let body = match lease {
+                // `map` moves the head field by field, which lets the compiler build
+                // the new response in place where `into_parts`/`from_parts` copied
+                // the whole head twice.
+                Ok(response.map(|body| match lease {
                     // A body already at its end (an empty response) ends the
                     // request here: both events at one clock read, under one lock.
                     Some(lease) if body.is_end_stream() => {
@@ -63,8 +65,7 @@ where
                         GuardedBody::new(body, lease)
                     }
                     None => GuardedBody::unguarded(body),
-                };
-                Ok(Response::from_parts(parts, body))
+                }))
             }
             Err(error) => {
                 if let Some(lease) = lease {

@@ -279,23 +279,36 @@ impl HostKey {
 }
 
 /// Splits an authority that `http::Uri` has already validated into host and
-/// port, in one pass: `user@host:port`, `[v6]:port`, `host`.
+/// port, in one backwards pass over its bytes: `user@host:port`, `[v6]:port`,
+/// `host`. The port separator is the last `:` after any `@` and outside an IPv6
+/// literal's brackets; a short byte loop here beat two `rsplit_once` searches,
+/// each a `memrchr` call, on every request.
 fn split_authority(authority: &str) -> (&str, Option<u16>) {
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, rest)| rest);
-    let (host, port) = if host_port.starts_with('[') {
-        match host_port.find(']') {
-            Some(end) => (&host_port[..=end], host_port[end + 1..].strip_prefix(':')),
-            None => (host_port, None),
+    let bytes = authority.as_bytes();
+    let mut start = 0;
+    let mut colon = None;
+    let mut in_literal = false;
+    for (index, &byte) in bytes.iter().enumerate().rev() {
+        match byte {
+            b'@' => {
+                start = index + 1;
+                break;
+            }
+            // Seen backwards, a `]` opens the literal: colons before it are its own.
+            b']' => in_literal = true,
+            b':' if !in_literal && colon.is_none() => colon = Some(index),
+            _ => {}
         }
-    } else {
-        match host_port.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        }
-    };
-    (host, port.and_then(|p| p.parse().ok()))
+    }
+    match colon {
+        Some(colon) => (
+            authority.get(start..colon).unwrap_or_default(),
+            authority
+                .get(colon + 1..)
+                .and_then(|port| port.parse().ok()),
+        ),
+        None => (authority.get(start..).unwrap_or_default(), None),
+    }
 }
 
 impl PartialEq for HostKey {
@@ -357,6 +370,11 @@ mod tests {
             "http://example.com:81"
         );
         assert_eq!(key("HTTPS://h/").unwrap().scheme(), Scheme::Https);
+        // Colons in the user info and inside an IPv6 literal are not the port's.
+        let v6 = key("http://u:p@[2001:DB8::1]:8/").unwrap();
+        assert_eq!((v6.host(), v6.port()), ("[2001:db8::1]", 8));
+        assert_eq!(key("https://u:p@[::1]/").unwrap().port(), 443);
+        assert_eq!(key("http://u:p@h/").unwrap().to_string(), "http://h:80");
     }
 
     #[test]
