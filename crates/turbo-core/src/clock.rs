@@ -22,6 +22,14 @@ impl Stamp {
         Self(quanta::Instant::now())
     }
 
+    /// Calibrates the clock now if no clock read has yet in this process. The
+    /// first read measures the counter against the monotonic clock for at least
+    /// half a millisecond (at most 200 ms); a pool calls this when it is built, so
+    /// that its first request does not pay for it.
+    pub(crate) fn calibrate() {
+        let _ = Self::now();
+    }
+
     /// Time since `self`; zero rather than a panic should the counter ever read
     /// behind an earlier stamp (another core's counter a hair behind).
     #[inline]

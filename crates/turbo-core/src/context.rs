@@ -156,7 +156,12 @@ pub struct ContextPoolStats {
 
 impl ContextPool {
     /// A pool that keeps at most `capacity` idle contexts.
+    ///
+    /// The first pool a process builds also calibrates the timeline clock (the
+    /// CPU's time-stamp counter against the monotonic clock, half a millisecond
+    /// or more), so that no request pays for it.
     pub fn new(capacity: usize) -> Self {
+        Stamp::calibrate();
         Self {
             shared: Arc::new_cyclic(|home: &Weak<PoolShared>| {
                 let home = home.clone();
