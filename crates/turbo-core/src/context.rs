@@ -76,6 +76,15 @@ struct ContextCell {
 }
 
 impl ContextState {
+    /// The offset for an event recorded now: never before the last one recorded.
+    /// The time-stamp counter read is not ordered with the lock taken before it,
+    /// and a request's layers may record from different cores, so two events a
+    /// few nanoseconds apart could otherwise come out in the wrong order.
+    fn offset_now(&self) -> Duration {
+        let at = self.start.elapsed();
+        self.timeline.last_at().map_or(at, |last| at.max(last))
+    }
+
     /// Wipes what a request left and makes every handle to it stale.
     fn reset(&mut self) {
         self.generation = self.generation.wrapping_add(1);
@@ -343,7 +352,7 @@ impl RequestContext {
         // The trace event is emitted after the lock is released: a subscriber is
         // user code, and a slow one must not keep other layers waiting on it.
         let recorded = self.with_live(|state| {
-            let at = state.start.elapsed();
+            let at = state.offset_now();
             state.timeline.push(kind, at, fields);
             (state.request_id, at)
         });
@@ -430,7 +439,7 @@ impl ContextLease {
         {
             let mut guard = pooled.cell.state.lock();
             let state = &mut *guard;
-            let at = state.start.elapsed();
+            let at = state.offset_now();
             for &kind in kinds {
                 state.timeline.push(kind, at, &[]);
             }
@@ -462,7 +471,7 @@ impl ContextLease {
     pub fn record(&self, kind: EventKind) {
         if let Some(pooled) = &self.pooled {
             let mut state = pooled.cell.state.lock();
-            let at = state.start.elapsed();
+            let at = state.offset_now();
             state.timeline.push(kind, at, &[]);
         }
     }
@@ -636,5 +645,26 @@ impl fmt::Debug for TimelineSnapshot {
         f.debug_struct("TimelineSnapshot")
             .field("finished", &self.finished())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_never_go_back_in_time() {
+        let pool = ContextPool::new(1);
+        let request = http::Request::get("http://example.com/").body(()).unwrap();
+        let (lease, ctx) = pool.lease(&request);
+        // An event stamped far ahead of the clock stands in for one recorded a
+        // moment later on a core whose counter read came out first.
+        let ahead = Duration::from_secs(3600);
+        ctx.with_live(|state| state.timeline.push(EventKind::Queued, ahead, &[]));
+        ctx.record(EventKind::Admitted);
+        lease.record(EventKind::TransportSent);
+        let offsets: Vec<Duration> = ctx.timeline().unwrap().iter().map(|e| e.at).collect();
+        assert_eq!(offsets, [ahead, ahead, ahead]);
+        drop(lease);
     }
 }

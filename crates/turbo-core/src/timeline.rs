@@ -149,6 +149,11 @@ impl Timeline {
         });
     }
 
+    /// The offset of the last event, if there is one.
+    pub(crate) fn last_at(&self) -> Option<Duration> {
+        self.events.last().map(|event| event.at)
+    }
+
     /// The number of events.
     pub fn len(&self) -> usize {
         self.events.len()
