@@ -54,7 +54,9 @@ mod tests {
         let shortest = inner.elapsed();
         let ours = start.elapsed();
         let longest = outer.elapsed();
-        let slack = Duration::from_micros(5) + longest / 100;
+        // 5 %: quanta calibrates against the monotonic clock once, on a possibly
+        // loaded machine; a clock scaled wrong (or not ticking) is far outside it.
+        let slack = Duration::from_micros(5) + longest / 20;
         assert!(ours + slack >= shortest, "{ours:?} < {shortest:?}");
         assert!(ours <= longest + slack, "{ours:?} > {longest:?}");
     }
