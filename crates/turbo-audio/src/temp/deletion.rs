@@ -197,7 +197,7 @@ impl Drainer {
         let result = shared
             .io
             .run_with(
-                shared.io.drain_permits(),
+                shared.io.drain_lane(),
                 TempOp::Remove,
                 &shared.root,
                 move || {
