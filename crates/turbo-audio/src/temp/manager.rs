@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::runtime::Handle;
 use tracing::{debug, warn};
 
-use super::deletion::{CreateHold, Pending, RetryPolicy};
+use super::deletion::{self, CreateHold, PIGGYBACK, Pending, RetryPolicy};
 use super::error::{TempError, TempOp};
 use super::ext::sanitize_extension;
 use super::file::TempFile;
@@ -364,6 +364,12 @@ impl TempFileManager {
         TempFileManagerBuilder::default()
     }
 
+    /// The shared state, for the unit tests of the modules that use it.
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// Exclusive-creates `<root>/turbo/<shard>/<uuid>.<ext>` with mode 0600
     /// through the I/O limit and registers it under `owner`.
     ///
@@ -425,6 +431,9 @@ impl TempFileManager {
             let created = shared
                 .io
                 .run(TempOp::Create, &path, move || {
+                    // Inside the I/O slot this create already holds: no extra
+                    // wake-up or handoff per deletion.
+                    deletion::remove_some(&owned, PIGGYBACK);
                     let made = owned.fs.create_new(&target).map(|file| {
                         let meta = Arc::new(FileMeta::new(id, target, &owner));
                         owned.registry.insert(Arc::clone(&meta));
