@@ -25,6 +25,22 @@ pub trait TempFs: Send + Sync + fmt::Debug + 'static {
     /// Any I/O error; [`io::ErrorKind::AlreadyExists`] if the path exists.
     fn create_dir(&self, path: &Path) -> io::Result<()>;
 
+    /// Asks the file system to spread the directories later made in `path`
+    /// (a real directory, not a symlink) over its disk: on ext4 this is the
+    /// `FS_TOPDIR_FL` inode flag, which makes the Orlov allocator put each new
+    /// subdirectory, and so the files created in it, in a block group of its
+    /// own instead of its parent's. A hint only; the manager ignores a refusal.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; `ENOTTY`, `EOPNOTSUPP` or [`io::ErrorKind::Unsupported`]
+    /// where the file system or the platform has no such flag (the default,
+    /// for seams that wrap something other than a local disk).
+    fn spread_subdirs(&self, path: &Path) -> io::Result<()> {
+        let _ = path;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
     /// Reads an entry's metadata without following a symlink.
     ///
     /// # Errors
@@ -100,6 +116,21 @@ impl TempFs for OsFs {
         DirBuilder::new().mode(0o700).create(path)
     }
 
+    #[cfg(target_os = "linux")]
+    fn spread_subdirs(&self, path: &Path) -> io::Result<()> {
+        use rustix::fs::{IFlags, Mode, OFlags, ioctl_getflags, ioctl_setflags, open};
+        let dir = open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let flags = ioctl_getflags(&dir)?;
+        if !flags.contains(IFlags::TOPDIR) {
+            ioctl_setflags(&dir, flags | IFlags::TOPDIR)?;
+        }
+        Ok(())
+    }
+
     fn symlink_metadata(&self, path: &Path) -> io::Result<Metadata> {
         fs::symlink_metadata(path)
     }
@@ -145,5 +176,45 @@ impl TempFs for OsFs {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         fs::rename(from, to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ENOTTY` and `EOPNOTSUPP`: the file system has no inode flags.
+    const NO_FLAGS: [i32; 2] = [25, 95];
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn spread_subdirs_sets_the_top_directory_flag_or_says_it_cannot() {
+        use rustix::fs::{IFlags, ioctl_getflags};
+        let dir = tempfile::tempdir().expect("tempdir");
+        match OsFs.spread_subdirs(dir.path()) {
+            Ok(()) => {
+                let flags = ioctl_getflags(File::open(dir.path()).expect("open")).expect("flags");
+                assert!(flags.contains(IFlags::TOPDIR), "{flags:?}");
+                // Idempotent: a second session's build finds it set.
+                OsFs.spread_subdirs(dir.path()).expect("again");
+            }
+            Err(error) => assert!(
+                error
+                    .raw_os_error()
+                    .is_some_and(|code| NO_FLAGS.contains(&code)),
+                "{error}"
+            ),
+        }
+    }
+
+    #[test]
+    fn spread_subdirs_refuses_a_symlink() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("target");
+        fs::create_dir(&target).expect("target");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let error = OsFs.spread_subdirs(&link).expect_err("followed a symlink");
+        assert_ne!(error.raw_os_error(), None, "{error}");
     }
 }

@@ -25,8 +25,9 @@
 //!    [`io_limit`](TempFileManagerBuilder::io_limit) writes, syncs, creates and
 //!    deletes run at once, on Tokio's blocking pool.
 //! 3. Dropping the [`TempFile`] schedules its deletion; the drop never blocks.
-//!    One drainer task removes queued files in batches, one blocking call and
-//!    one I/O permit per batch. A failed deletion is retried with capped exponential backoff
+//!    The next create removes up to 4 queued files in its own blocking call
+//!    before making its file, and one drainer task removes the rest in batches,
+//!    one blocking call per batch, in an I/O slot of its own. A failed deletion is retried with capped exponential backoff
 //!    ([`delete_retries`](TempFileManagerBuilder::delete_retries),
 //!    [`retry_backoff`](TempFileManagerBuilder::retry_backoff)); one that
 //!    still fails is logged at WARN, counted in [`TempMetrics::failures`], and

@@ -114,6 +114,10 @@ impl TempFs for FaultFs {
         OsFs.create_dir(path)
     }
 
+    fn spread_subdirs(&self, path: &Path) -> io::Result<()> {
+        OsFs.spread_subdirs(path)
+    }
+
     fn symlink_metadata(&self, path: &Path) -> io::Result<Metadata> {
         OsFs.symlink_metadata(path)
     }
