@@ -10,13 +10,13 @@ mod sealed {
 }
 
 /// A URL for [`TurboClient::get`](crate::TurboClient::get) and the other verbs: a
-/// string (`&str`, `String`, `&String`), parsed when the request is built, or an
-/// `http::Uri` (owned or borrowed), taken as is.
+/// reference to text (`&str`, `&String`, `&Arc<str>`, anything `AsRef<str>`) or a
+/// `String`, parsed when the request is built, or an `http::Uri`, taken as is.
 ///
 /// A caller that sends many requests to one URL can parse it once and pass the
-/// `Uri`: a string is parsed per request (an allocation, a copy and a scan of the
-/// URL), an owned `Uri` is moved in, and a borrowed one costs a clone (reference
-/// counts, no parse).
+/// `Uri`: text is parsed per request (an allocation, a copy and a scan of the URL),
+/// while a `Uri` is moved in (a clone of one costs reference counts, no parse).
+/// (`&Uri` is not accepted: a blanket impl for text references rules it out.)
 ///
 /// ```
 /// use bytes::Bytes;
@@ -29,7 +29,7 @@ mod sealed {
 ///     .build()?;
 /// let uri: http::Uri = "http://api.example.com/items".parse()?;
 /// for _ in 0..3 {
-///     let response = client.get(&uri).send().await?;
+///     let response = client.get(uri.clone()).send().await?;
 ///     assert_eq!(&response.bytes().await?[..], b"ok");
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -41,7 +41,8 @@ pub trait IntoUrl: sealed::Sealed {
     ///
     /// # Errors
     ///
-    /// `InvalidRequest` naming the string that is not a valid URL.
+    /// `InvalidRequest` for text that is not a valid URL (naming it, when it was
+    /// borrowed).
     fn into_uri(self) -> Result<Uri, Error>;
 }
 
@@ -51,17 +52,12 @@ fn parse(url: &str) -> Result<Uri, Error> {
     })
 }
 
-impl sealed::Sealed for &str {}
-impl IntoUrl for &str {
+// Every reference to string-like text (`&str`, `&String`, `&Arc<str>`, `&Box<str>`,
+// `&Cow<str>`), as the verbs took through deref coercion when they took `&str`.
+impl<S: AsRef<str> + ?Sized> sealed::Sealed for &S {}
+impl<S: AsRef<str> + ?Sized> IntoUrl for &S {
     fn into_uri(self) -> Result<Uri, Error> {
-        parse(self)
-    }
-}
-
-impl sealed::Sealed for &String {}
-impl IntoUrl for &String {
-    fn into_uri(self) -> Result<Uri, Error> {
-        parse(self)
+        parse(self.as_ref())
     }
 }
 
@@ -82,13 +78,6 @@ impl IntoUrl for Uri {
     }
 }
 
-impl sealed::Sealed for &Uri {}
-impl IntoUrl for &Uri {
-    fn into_uri(self) -> Result<Uri, Error> {
-        Ok(self.clone())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +91,9 @@ mod tests {
         assert_eq!(URL.into_uri().unwrap(), parsed);
         assert_eq!((&owned).into_uri().unwrap(), parsed);
         assert_eq!(owned.into_uri().unwrap(), parsed);
-        assert_eq!((&parsed).into_uri().unwrap(), parsed);
+        let shared: std::sync::Arc<str> = URL.into();
+        assert_eq!((&shared).into_uri().unwrap(), parsed);
+        assert_eq!((&URL).into_uri().unwrap(), parsed);
         let uri = parsed.clone().into_uri().unwrap();
         assert_eq!(uri, parsed);
         assert_eq!(uri.host(), Some("api.example.com"));
