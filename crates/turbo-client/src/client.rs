@@ -18,6 +18,7 @@ use crate::request::RequestBuilder;
 use crate::send::SendFuture;
 use crate::timeout::Deadline;
 use crate::transport::{HttpTransport, RequestBody, Transport};
+use crate::url::IntoUrl;
 
 /// The composed stack, outermost first: context, per-host limit, priority queue,
 /// deadline, then the user's layers and the transport (both inside `T`).
@@ -124,33 +125,35 @@ impl<T: Transport> TurboClient<T> {
         }
     }
 
-    /// A `GET` request.
-    pub fn get(&self, url: &str) -> RequestBuilder<'_, T> {
+    /// A `GET` request. The URL is a string or an already parsed `http::Uri`
+    /// ([`IntoUrl`]); an invalid one fails the request at `send`, as
+    /// `InvalidRequest`.
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
         RequestBuilder::new(self, Method::GET, url)
     }
 
     /// A `POST` request.
-    pub fn post(&self, url: &str) -> RequestBuilder<'_, T> {
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
         RequestBuilder::new(self, Method::POST, url)
     }
 
     /// A `PUT` request.
-    pub fn put(&self, url: &str) -> RequestBuilder<'_, T> {
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
         RequestBuilder::new(self, Method::PUT, url)
     }
 
     /// A `PATCH` request.
-    pub fn patch(&self, url: &str) -> RequestBuilder<'_, T> {
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
         RequestBuilder::new(self, Method::PATCH, url)
     }
 
     /// A `DELETE` request.
-    pub fn delete(&self, url: &str) -> RequestBuilder<'_, T> {
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
         RequestBuilder::new(self, Method::DELETE, url)
     }
 
     /// A request with any method.
-    pub fn request(&self, method: Method, url: &str) -> RequestBuilder<'_, T> {
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder<'_, T> {
         RequestBuilder::new(self, method, url)
     }
 

@@ -48,6 +48,7 @@ mod response;
 mod send;
 mod timeout;
 pub mod transport;
+mod url;
 
 pub use builder::TurboClientBuilder;
 pub use client::{ClientStats, TurboClient};
@@ -58,3 +59,4 @@ pub use send::SendFuture;
 pub use timeout::{Elapsed, RequestTimeout};
 pub use turbo_core::{EventKind, FieldValue, HostKey, Priority, Timeline, TimelineSnapshot};
 pub use turbo_limit::{ReleaseAt, StopMode};
+pub use url::IntoUrl;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request, Uri};
+use http::{Method, Request};
 use turbo_core::Priority;
 
 use crate::client::TurboClient;
@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind};
 use crate::send::SendFuture;
 use crate::timeout::RequestTimeout;
 use crate::transport::{RequestBody, Transport};
+use crate::url::IntoUrl;
 
 /// Builds one request; [`send`](Self::send) runs it through the client's stack.
 /// Errors in the URL or headers are reported by `send`, as `InvalidRequest`.
@@ -23,23 +24,18 @@ pub struct RequestBuilder<'a, T: Transport> {
 }
 
 impl<'a, T: Transport> RequestBuilder<'a, T> {
-    pub(crate) fn new(client: &'a TurboClient<T>, method: Method, url: &str) -> Self {
+    pub(crate) fn new(client: &'a TurboClient<T>, method: Method, url: impl IntoUrl) -> Self {
         let request = if client.is_closed() {
             Err(Error::closed())
         } else {
             // Built in place rather than through `http::request::Builder`, which
             // moves its (250-byte) parts through a `Result` at every step.
-            url.parse::<Uri>()
-                .map(|uri| {
-                    let mut request = Request::new(RequestBody::default());
-                    *request.method_mut() = method;
-                    *request.uri_mut() = uri;
-                    request
-                })
-                .map_err(|e| {
-                    Error::new(ErrorKind::InvalidRequest, format!("invalid URL `{url}`"))
-                        .with_source(e)
-                })
+            url.into_uri().map(|uri| {
+                let mut request = Request::new(RequestBody::default());
+                *request.method_mut() = method;
+                *request.uri_mut() = uri;
+                request
+            })
         };
         Self { client, request }
     }

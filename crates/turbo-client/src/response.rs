@@ -136,6 +136,10 @@ where
     ///
     /// A `Body` or `Timeout` error.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        // A body that knows it has ended is not polled again: see `read_all`.
+        if self.body.is_end_stream() {
+            return Ok(None);
+        }
         while let Some(frame) = self.body.frame().await {
             if let Ok(data) = frame?.into_data() {
                 return Ok(Some(data));
@@ -178,7 +182,15 @@ where
 {
     let mut first: Option<Bytes> = None;
     let mut gathered: Option<turbo_pool::PooledBuf> = None;
-    while let Some(frame) = body.frame().await {
+    // The loop stops as soon as the body says it has ended (hyper's body does once
+    // its content length is read), rather than polling once more for the `None`
+    // that says so: that extra poll would run through every body wrapper and touch
+    // hyper's connection channels (an atomic on lines the connection task writes
+    // from the other core) only to learn what `is_end_stream` already told.
+    while !body.is_end_stream() {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
         let Ok(data) = frame?.into_data() else {
             continue; // trailers
         };
