@@ -72,21 +72,26 @@ impl TempFile {
     /// write was cancelled mid-flight.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), TempError> {
         let mut file = self.take_file()?;
-        let fs = Arc::clone(&self.shared.fs);
-        let path = self.meta.path.clone();
+        let shared = Arc::clone(&self.shared);
+        let meta = Arc::clone(&self.meta);
         // The blocking pool needs owned data; one copy per chunk.
         let buf = chunk.to_vec();
         let (file, result) = self
             .shared
             .io
             .run(TempOp::Write, &self.meta.path, move || {
-                let result = fs.write_all(&mut file, &path, &buf);
+                let result = shared.fs.write_all(&mut file, &meta.path, &buf);
+                // Counted where the bytes land, not when the caller reads the
+                // result: a write whose future is dropped while it runs still
+                // puts its bytes on disk, and the deletion subtracts them.
+                if result.is_ok() {
+                    count_written(&shared, &meta, buf.len() as u64);
+                }
                 (file, result)
             })
             .await?;
         self.file = Some(file);
         result.map_err(|error| TempError::io(TempOp::Write, &self.meta.path, error))?;
-        self.count_written(chunk.len() as u64);
         Ok(())
     }
 
@@ -170,16 +175,8 @@ impl TempFile {
             return Err(io::Error::other("the temp file's handle is gone"));
         };
         self.shared.fs.write_all(file, &self.meta.path, chunk)?;
-        self.count_written(chunk.len() as u64);
+        count_written(&self.shared, &self.meta, chunk.len() as u64);
         Ok(())
-    }
-
-    fn count_written(&self, written: u64) {
-        self.meta.add_size(written);
-        self.shared
-            .stats
-            .bytes_on_disk
-            .fetch_add(written, Ordering::Relaxed);
     }
 
     fn take_file(&mut self) -> Result<File, TempError> {
@@ -213,4 +210,13 @@ impl fmt::Debug for TempFile {
             .field("state", &self.state())
             .finish()
     }
+}
+
+/// Adds `written` bytes to the file's size and to the manager's bytes on disk.
+fn count_written(shared: &Shared, meta: &FileMeta, written: u64) {
+    meta.add_size(written);
+    shared
+        .stats
+        .bytes_on_disk
+        .fetch_add(written, Ordering::Relaxed);
 }

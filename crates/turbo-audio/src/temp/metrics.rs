@@ -15,9 +15,9 @@ pub struct TempMetrics {
     pub active_files: usize,
     /// Bytes written to the registered temp files.
     pub bytes_on_disk: u64,
-    /// I/O operations waiting for a permit of the I/O limit.
+    /// I/O operations waiting for a slot of the I/O limit.
     pub io_queue_depth: usize,
-    /// I/O operations holding a permit.
+    /// I/O operations running in a slot of the I/O limit.
     pub io_in_flight: usize,
     /// The most I/O operations ever in flight at once; never above the limit.
     pub io_in_flight_peak: usize,
