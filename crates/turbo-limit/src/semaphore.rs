@@ -478,7 +478,7 @@ impl Shared {
     /// The fast path: `Some(Ok)` took a permit, `Some(Err)` closed, `None` means
     /// the caller must queue (no permit free, or others already wait).
     fn try_take(&self) -> Option<Result<(), ()>> {
-        let mut word = self.idle_word();
+        let mut word = self.word.load(Ordering::Acquire);
         loop {
             if word & CLOSED != 0 {
                 return Some(Err(()));
@@ -505,8 +505,7 @@ impl Shared {
 
     /// Returns one permit: to the best waiter if anyone waits, else to the word.
     fn release(&self) {
-        // Guess that ours was the only permit held (usual below the limit).
-        let mut word = self.idle_word().saturating_sub(ONE_PERMIT);
+        let mut word = self.word.load(Ordering::Acquire);
         loop {
             if word & WAITERS != 0 {
                 break;
@@ -531,17 +530,6 @@ impl Shared {
             self.release_locked(&mut waiters)
         };
         wakers.into_iter().for_each(Waker::wake);
-    }
-
-    /// The word of an open semaphore with every permit free, nobody waiting, and
-    /// used since the last sweep: the usual state, and so the first guess of the
-    /// fast paths' compare-and-swap. Starting from a guess instead of a load
-    /// matters under contention: a load fetches the cache line shared and the
-    /// compare-and-swap then has to take it exclusive, two transfers between cores
-    /// where a compare-and-swap alone makes one. A wrong guess costs a failed
-    /// compare-and-swap in place of the load; it returns the actual word.
-    fn idle_word(&self) -> usize {
-        (self.permits << PERMIT_SHIFT) | USED
     }
 
     /// Hands a permit to the best waiter, or back to the word if nobody waits.
