@@ -91,7 +91,7 @@ std::thread_local! {
 pub(crate) struct Lookup {
     /// The cached semaphore of `key` for this limiter, if any and still alive.
     pub(crate) semaphore: Option<PrioritySemaphore>,
-    /// Whether this call is the thread's `every`-th: time to consider a sweep.
+    /// Whether this call is the thread's `EVERY`-th: time to consider a sweep.
     pub(crate) sweep_turn: bool,
 }
 
@@ -106,12 +106,16 @@ impl Slot {
 }
 
 /// Counts a call of limiter `limiter` and looks up `key`.
-pub(crate) fn lookup(limiter: u64, key: CacheKey<'_>, every: u64) -> Lookup {
+///
+/// `EVERY` is a constant so that the sweep pacing compiles to a mask: as a
+/// run-time argument it was a 64-bit division on every request, several percent
+/// of one.
+pub(crate) fn lookup<const EVERY: u64>(limiter: u64, key: CacheKey<'_>) -> Lookup {
     CACHE
         .try_with(|cache| {
             let mut cache = cache.borrow_mut();
             cache.calls = cache.calls.wrapping_add(1);
-            let sweep_turn = cache.calls % every == 0;
+            let sweep_turn = cache.calls % EVERY == 0;
             let semaphore = match key {
                 CacheKey::Host(key) => cache.by_host.get(key).and_then(|s| s.upgrade(limiter)),
                 CacheKey::Uri(uri) => uri

@@ -149,7 +149,7 @@ impl HostLimiter {
         if shared.closed.load(Ordering::SeqCst) {
             return None;
         }
-        let found = cache::lookup(shared.id, key, SWEEP_EVERY_CALLS);
+        let found = cache::lookup::<SWEEP_EVERY_CALLS>(shared.id, key);
         if found.sweep_turn {
             self.sweep_if_due();
         }
