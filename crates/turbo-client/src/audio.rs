@@ -66,6 +66,7 @@ use crate::client::TurboClient;
 use crate::error::{BoxError, Error, ErrorKind};
 use crate::request::RequestBuilder;
 use crate::transport::Transport;
+use crate::url::IntoUrl;
 
 /// The timeline event recorded when the body is stored in its temp file.
 pub const EVENT_STORED: EventKind = EventKind::Custom("audio_stored");
@@ -157,7 +158,8 @@ impl fmt::Debug for AudioState {
 impl<T: Transport> TurboClient<T> {
     /// Downloads `url` and loads it as audio: a `GET` through the whole stack, the
     /// body streamed to a temp file, then decoded or opened for streaming as the
-    /// decode policy routes it. See the [`audio`](crate::audio) module.
+    /// decode policy routes it. The URL is a string or a parsed `http::Uri`, as
+    /// for [`get`](TurboClient::get). See the [`audio`](crate::audio) module.
     ///
     /// # Errors
     ///
@@ -166,7 +168,7 @@ impl<T: Transport> TurboClient<T> {
     /// `Decode` when the bytes are not audio turbo can decode, `Io` when the temp
     /// file fails, `QueueFull` when the pipeline is set not to wait for a free
     /// temp-file or decode slot. Whatever failed, the temp file is deleted.
-    pub async fn get_audio(&self, url: &str) -> Result<AudioDownload, Error> {
+    pub async fn get_audio(&self, url: impl IntoUrl) -> Result<AudioDownload, Error> {
         self.get(url).send_audio().await
     }
 
