@@ -17,7 +17,7 @@ use crate::host::HostKey;
 use crate::in_flight::InFlight;
 use crate::lock::Lock;
 use crate::priority::Priority;
-use crate::sync::{AtomicBool, LeakProbe, Mutex, Ordering, lock};
+use crate::sync::{AtomicBool, LeakProbe, Mutex, Ordering, lock, seq_cst_between};
 use crate::timeline::{EventKind, Field, Timeline};
 
 /// Events and fields a fresh context has room for before it allocates; a request
@@ -218,6 +218,7 @@ impl PoolShared {
     /// leaves a context idle in a closed pool.
     fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        seq_cst_between();
         // The read's value does not matter: reading every release count is what
         // orders each earlier release's `put` before the drain.
         let _ = self.in_flight.leased();
@@ -375,6 +376,7 @@ impl Future for ContextPoolIdle {
         // sees the flag and wakes us (it takes this lock first). See
         // `PoolShared::wake_if_idle`.
         self.pool.watching.store(true, Ordering::SeqCst);
+        seq_cst_between();
         if self.pool.in_flight.leased() == 0 {
             if wakers.is_empty() {
                 // Nobody else waits: releases need not check for us any more.
@@ -575,6 +577,7 @@ impl ContextLease {
         let home = &cell.home;
         home.contexts.put(Some(pooled));
         home.in_flight.release();
+        seq_cst_between();
         if home.watching.load(Ordering::SeqCst) {
             home.wake_if_idle();
         }

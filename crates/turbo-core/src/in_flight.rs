@@ -44,7 +44,7 @@ impl InFlight {
         // Two shards are enough for loom to see rents and releases land on
         // different ones; more would only multiply the interleavings.
         #[cfg(turbo_loom)]
-        let cores = 2;
+        let cores: usize = 2;
         let count = cores.next_power_of_two().min(MAX_SHARDS);
         Self {
             shards: (0..count).map(|_| Shard::default()).collect(),

@@ -23,6 +23,22 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// Placed between a `SeqCst` write and a `SeqCst` read of another location, in
+/// the flag-then-check protocols (`idle` against a release, close against a
+/// release), where one of two threads must see the other's write.
+///
+/// A no-op in a normal build: `SeqCst` accesses are already in one total order
+/// that every thread agrees on, which is what those protocols need (and on x86
+/// the locked add or swap before it is a full barrier anyway). Loom models
+/// `SeqCst` accesses as only acquire/release (its documentation lists this as a
+/// source of false alarms) but models `SeqCst` fences fully, so under loom this
+/// is a fence, which restores exactly the ordering the normal build has.
+#[inline(always)]
+pub(crate) fn seq_cst_between() {
+    #[cfg(turbo_loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}
+
 /// Spins this many times before yielding the thread.
 #[cfg(not(turbo_loom))]
 const SPINS_BEFORE_YIELD: u32 = 64;
