@@ -117,7 +117,7 @@ impl PooledContext {
         PooledContext {
             cell: Arc::new(ContextCell {
                 home: Arc::clone(home),
-                _probe: LeakProbe::default(),
+                _probe: LeakProbe::new(),
                 state: Lock::new(ContextState {
                     generation: 0,
                     request_id: 0,
@@ -272,7 +272,7 @@ impl ContextPool {
                     closed: AtomicBool::new(false),
                     spare_cells: Mutex::new(Vec::new()),
                     spare_limit: capacity,
-                    _probe: LeakProbe::default(),
+                    _probe: LeakProbe::new(),
                 }),
             }),
         }
@@ -787,5 +787,54 @@ mod tests {
         let offsets: Vec<Duration> = ctx.timeline().unwrap().iter().map(|e| e.at).collect();
         assert_eq!(offsets, [ahead, ahead, ahead]);
         drop(lease);
+    }
+
+    /// Whether the pool behind `pool` is still allocated, checked after `pool` and
+    /// everything else has dropped.
+    fn watch(pool: &ContextPool) -> Weak<PoolShared> {
+        Arc::downgrade(pool.shared())
+    }
+
+    #[test]
+    fn the_last_handle_frees_a_pool_with_idle_contexts() {
+        let pool = ContextPool::new(4);
+        let request = http::Request::get("http://example.com/").body(()).unwrap();
+        let leases: Vec<_> = (0..3).map(|_| pool.lease(&request)).collect();
+        drop(leases);
+        assert_eq!(pool.stats().pool.idle, 3);
+        let home = watch(&pool);
+        let clone = pool.clone();
+        drop(pool);
+        assert!(home.upgrade().is_some(), "a handle is left");
+        drop(clone);
+        assert!(
+            home.upgrade().is_none(),
+            "idle contexts kept their pool alive"
+        );
+    }
+
+    #[test]
+    fn a_pool_closed_under_a_lease_is_freed_when_the_lease_ends() {
+        let pool = ContextPool::new(4);
+        let request = http::Request::get("http://example.com/").body(()).unwrap();
+        drop(pool.lease(&request));
+        let (lease, ctx) = pool.lease(&request);
+        let home = watch(&pool);
+        drop(pool);
+        assert!(
+            home.upgrade().is_some(),
+            "the lease's context holds the pool"
+        );
+        drop(lease);
+        // The stale handle still holds its context, and the context its pool;
+        // the returned context was freed, not pooled.
+        let shared = home.upgrade().unwrap();
+        assert_eq!(shared.contexts.stats().idle, 0);
+        drop(shared);
+        drop(ctx);
+        assert!(
+            home.upgrade().is_none(),
+            "a returned context kept its pool alive"
+        );
     }
 }

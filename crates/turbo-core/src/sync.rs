@@ -107,15 +107,17 @@ fn index_or_next(
 /// as leaked at the end of an execution: embedded in the pool and in each
 /// context, it makes a reference cycle that keeps either alive fail the model.
 #[cfg(not(turbo_loom))]
-#[derive(Default)]
 pub(crate) struct LeakProbe;
 
 #[cfg(turbo_loom)]
 pub(crate) struct LeakProbe(#[allow(dead_code)] loom::sync::Arc<()>);
 
-#[cfg(turbo_loom)]
-impl Default for LeakProbe {
-    fn default() -> Self {
-        Self(loom::sync::Arc::new(()))
+impl LeakProbe {
+    pub(crate) fn new() -> Self {
+        #[cfg(not(turbo_loom))]
+        let probe = Self;
+        #[cfg(turbo_loom)]
+        let probe = Self(loom::sync::Arc::new(()));
+        probe
     }
 }
