@@ -50,6 +50,31 @@ fn idle_waits_for_every_lease_and_then_resolves() {
     });
 }
 
+/// Two leases released at once on two other threads while idle is awaited: it
+/// resolves only after both requests have published their timelines, and the
+/// release that ends the last one wakes it whichever finishes first.
+#[test]
+fn idle_waits_for_concurrent_releases() {
+    loom::model(|| {
+        let pool = ContextPool::new(2);
+        let (first, first_ctx) = pool.lease(&request());
+        let (second, second_ctx) = pool.lease(&request());
+        let snapshots = [
+            first_ctx.snapshot().unwrap(),
+            second_ctx.snapshot().unwrap(),
+        ];
+        let workers = [first, second].map(|lease| thread::spawn(move || drop(lease)));
+        loom::future::block_on(pool.idle());
+        assert!(
+            snapshots.iter().all(|s| s.is_finished()),
+            "idle resolved before a request ended"
+        );
+        for worker in workers {
+            worker.join().unwrap();
+        }
+    });
+}
+
 /// The last handle drops while a lease returns its context on another thread:
 /// whatever the interleaving, the context does not stay idle in the closed pool
 /// (which would keep both alive through each other), so loom finds nothing
