@@ -4,18 +4,22 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+// The request-id counter stays std's under loom: it is part of no protocol the
+// models check, and a loom atomic cannot live in a static.
+use std::sync::atomic::{AtomicU64 as IdCounter, Ordering as IdOrdering};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use turbo_pool::{ObjectPool, PoolStats, Reset, TryLockGuard};
+use turbo_pool::{ObjectPool, PoolStats, TryLockGuard};
 
 use crate::body::{BodyEnd, BodyGuard};
 use crate::clock::Stamp;
 use crate::host::HostKey;
+use crate::in_flight::InFlight;
 use crate::lock::Lock;
 use crate::priority::Priority;
+use crate::sync::{AtomicBool, LeakProbe, Mutex, Ordering, lock, seq_cst_between};
 use crate::timeline::{EventKind, Field, Timeline};
 
 /// Events and fields a fresh context has room for before it allocates; a request
@@ -26,7 +30,7 @@ const FIELD_CAPACITY: usize = 12;
 /// Request ids are unique within the process, across pools. Each thread reserves
 /// a block of ids at a time, so that threads renting contexts at once do not bounce
 /// one shared counter's cache line between cores on every request.
-static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
+static NEXT_ID_BLOCK: IdCounter = IdCounter::new(1);
 const ID_BLOCK: u64 = 1024;
 
 std::thread_local! {
@@ -40,21 +44,12 @@ fn next_request_id() -> u64 {
     THREAD_IDS.with(|ids| {
         let (mut next, mut end) = ids.get();
         if next == end {
-            next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, IdOrdering::Relaxed);
             end = next + ID_BLOCK;
         }
         ids.set((next + 1, end));
         next
     })
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No critical section here runs user code, so a poisoned lock still guards
-    // consistent state.
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 /// What a pooled context holds for one request.
@@ -73,6 +68,13 @@ struct ContextState {
 
 struct ContextCell {
     state: Lock<ContextState>,
+    /// The pool this context belongs to. The context carries it, rather than each
+    /// lease taking a reference of its own: a reference count that every request
+    /// increments and decrements is a cache line both cores write per request.
+    /// Idle contexts therefore keep their pool alive; the last `ContextPool`
+    /// handle breaks that cycle by closing the pool (see [`PoolShared::close`]).
+    home: Arc<PoolShared>,
+    _probe: LeakProbe,
 }
 
 impl ContextState {
@@ -105,10 +107,19 @@ struct PooledContext {
     clean: bool,
 }
 
+/// What the object pool holds: `None` is what it creates when it has no idle
+/// context. The lease then builds the context itself, since only the lease has a
+/// strong reference to the pool to put in it (the pool's factory must not hold
+/// one: it lives inside the pool), and the close step drains the pool until it
+/// gets `None`, without creating a context.
+type Slot = Option<PooledContext>;
+
 impl PooledContext {
-    fn new(home: Weak<PoolShared>) -> Self {
+    fn new(home: &Arc<PoolShared>) -> Self {
         PooledContext {
             cell: Arc::new(ContextCell {
+                home: Arc::clone(home),
+                _probe: LeakProbe::new(),
                 state: Lock::new(ContextState {
                     generation: 0,
                     request_id: 0,
@@ -116,15 +127,15 @@ impl PooledContext {
                     priority: Priority::default(),
                     start: Stamp::now(),
                     timeline: Timeline::with_capacity(EVENT_CAPACITY, FIELD_CAPACITY),
-                    snapshot: Arc::new(SnapshotCell::new(home)),
+                    snapshot: Arc::new(SnapshotCell::new(Arc::downgrade(home))),
                 }),
             }),
             clean: true,
         }
     }
-}
 
-impl Reset for PooledContext {
+    /// The pool's reset step, for a context that came back without its lease's
+    /// reset.
     fn reset(&mut self) {
         if !self.clean {
             self.cell.state.lock().reset();
@@ -135,22 +146,95 @@ impl Reset for PooledContext {
 
 /// A pool of request contexts, shared by the layers that rent them.
 ///
-/// Cloning is cheap and shares the pool.
+/// Cloning is cheap and shares the pool. When the last clone drops, the pool
+/// closes: its idle contexts are freed at once, and contexts still leased are
+/// freed when their requests end instead of going back.
 #[derive(Clone)]
 pub struct ContextPool {
+    handle: Arc<PoolHandle>,
+}
+
+/// Counts the `ContextPool` handles (through its `Arc`), and closes the pool when
+/// the last one drops. Leases, idle futures and contexts hold the pool itself, so
+/// they do not count: only a handle can start a lease.
+struct PoolHandle {
     shared: Arc<PoolShared>,
 }
 
+impl Drop for PoolHandle {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
 struct PoolShared {
-    contexts: ObjectPool<PooledContext>,
-    leased: AtomicUsize,
+    contexts: ObjectPool<Slot>,
+    /// Contexts rented and not yet returned.
+    in_flight: InFlight,
     /// Set while someone awaits [`ContextPool::idle`]: releases then check for it.
     watching: AtomicBool,
     idle_wakers: Mutex<Vec<Waker>>,
+    /// Set when the last handle dropped: a returned context is then freed.
+    closed: AtomicBool,
     /// Snapshot cells whose last holder dropped them, cleared, for contexts whose
     /// own cell is still held by a caller; at most `spare_limit` of them.
     spare_cells: Mutex<Vec<Arc<SnapshotCell>>>,
     spare_limit: usize,
+    _probe: LeakProbe,
+}
+
+impl PoolShared {
+    /// After a release: wakes the [`ContextPool::idle`] futures if nothing is
+    /// leased now.
+    ///
+    /// The waiter sets `watching` and then reads the counts; a release adds to its
+    /// count and then reads `watching` (all `SeqCst`), so a release the waiter's
+    /// read missed sees the flag, and takes the waiter's lock after the waiter
+    /// registered. The release that ends the last lease therefore either lets the
+    /// waiter see 0 or wakes it.
+    fn wake_if_idle(&self) {
+        let wakers = {
+            let mut wakers = lock(&self.idle_wakers);
+            if self.in_flight.leased() != 0 {
+                return;
+            }
+            // Every registered waiter is woken below and sets the flag again if it
+            // has to wait once more (under this lock), so releases stop taking the
+            // lock once nobody waits.
+            self.watching.store(false, Ordering::SeqCst);
+            std::mem::take(&mut *wakers)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Called once, when the last handle drops: frees the idle contexts, which
+    /// each hold a reference to this pool, so that the pool is freed once the
+    /// leases still out have ended.
+    ///
+    /// A lease returns its context with `put`, then adds to its release count,
+    /// then reads `closed`; here `closed` is set, then the release counts are
+    /// read, then the pool drained (all `SeqCst` on the flag and the counts). A
+    /// lease that read `closed` as unset added to its count before this read it,
+    /// so its `put` happened before the drain below, which takes that context;
+    /// any other lease sees `closed` and drains the pool itself. No interleaving
+    /// leaves a context idle in a closed pool.
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        seq_cst_between();
+        // The read's value does not matter: reading every release count is what
+        // orders each earlier release's `put` before the drain.
+        let _ = self.in_flight.leased();
+        self.drain();
+    }
+
+    /// Frees every idle context. Only a closed pool is drained: no lease can
+    /// start any more, so `take` only finds contexts or nothing (`None`, made by
+    /// the factory instead of a context).
+    fn drain(&self) {
+        while let Some(context) = self.contexts.take() {
+            drop(context);
+        }
+    }
 }
 
 /// A snapshot of a [`ContextPool`]'s counters.
@@ -171,26 +255,44 @@ impl ContextPool {
     /// or more), so that no request pays for it.
     pub fn new(capacity: usize) -> Self {
         Stamp::calibrate();
+        let contexts = ObjectPool::with_reset(
+            capacity,
+            || None,
+            |slot: &mut Slot| {
+                if let Some(context) = slot {
+                    context.reset();
+                }
+            },
+        );
         Self {
-            shared: Arc::new_cyclic(|home: &Weak<PoolShared>| {
-                let home = home.clone();
-                PoolShared {
-                    contexts: ObjectPool::new(capacity, move || PooledContext::new(home.clone())),
-                    leased: AtomicUsize::new(0),
+            handle: Arc::new(PoolHandle {
+                shared: Arc::new(PoolShared {
+                    contexts,
+                    in_flight: InFlight::new(),
                     watching: AtomicBool::new(false),
                     idle_wakers: Mutex::new(Vec::new()),
+                    closed: AtomicBool::new(false),
                     spare_cells: Mutex::new(Vec::new()),
                     spare_limit: capacity,
-                }
+                    _probe: LeakProbe::new(),
+                }),
             }),
         }
     }
 
-    /// The counters; `leased` is exact, the pool figures approximate under load.
+    fn shared(&self) -> &Arc<PoolShared> {
+        &self.handle.shared
+    }
+
+    /// The counters; `leased` is exact when no request starts or ends during the
+    /// call (0 when none is in flight), the pool figures approximate under load.
     pub fn stats(&self) -> ContextPoolStats {
+        let shared = self.shared();
         ContextPoolStats {
-            leased: self.shared.leased.load(Ordering::Acquire),
-            pool: self.shared.contexts.stats(),
+            // Leases are counted per thread (module `in_flight`); the sum cannot
+            // exceed the number of live leases, which fits in memory.
+            leased: usize::try_from(shared.in_flight.leased()).unwrap_or(usize::MAX),
+            pool: shared.contexts.stats(),
         }
     }
 
@@ -199,7 +301,7 @@ impl ContextPool {
     /// after the inner ones.
     pub fn idle(&self) -> ContextPoolIdle {
         ContextPoolIdle {
-            pool: Arc::clone(&self.shared),
+            pool: Arc::clone(self.shared()),
         }
     }
 
@@ -217,9 +319,13 @@ impl ContextPool {
         &self,
         request: &http::Request<B>,
     ) -> (ContextLease, RequestContext, TimelineSnapshot) {
-        let mut pooled = self.shared.contexts.take();
+        let shared = self.shared();
+        let mut pooled = match shared.contexts.take() {
+            Some(pooled) => pooled,
+            None => PooledContext::new(shared),
+        };
         pooled.clean = false;
-        self.shared.leased.fetch_add(1, Ordering::AcqRel);
+        shared.in_flight.rent();
         let (generation, snapshot) = {
             let mut state = pooled.cell.state.lock();
             // The last request's snapshot cell is reused unless its caller still
@@ -227,7 +333,7 @@ impl ContextPool {
             // earlier caller dropped, or a new one. A count of 1 is final: only the
             // holder of this lock can hand out another reference.
             if Arc::strong_count(&state.snapshot) != 1 {
-                state.snapshot = self.spare_cell();
+                state.snapshot = spare_cell(shared);
             }
             state.request_id = next_request_id();
             HostKey::store_from_uri(&mut state.host, request.uri());
@@ -245,17 +351,16 @@ impl ContextPool {
         };
         let lease = ContextLease {
             pooled: Some(pooled),
-            pool: Arc::clone(&self.shared),
         };
         (lease, handle, snapshot)
     }
+}
 
-    /// A snapshot cell for a context whose own cell a caller still holds.
-    fn spare_cell(&self) -> Arc<SnapshotCell> {
-        lock(&self.shared.spare_cells)
-            .pop()
-            .unwrap_or_else(|| Arc::new(SnapshotCell::new(Arc::downgrade(&self.shared))))
-    }
+/// A snapshot cell for a context whose own cell a caller still holds.
+fn spare_cell(shared: &Arc<PoolShared>) -> Arc<SnapshotCell> {
+    lock(&shared.spare_cells)
+        .pop()
+        .unwrap_or_else(|| Arc::new(SnapshotCell::new(Arc::downgrade(shared))))
 }
 
 /// The future of [`ContextPool::idle`].
@@ -269,10 +374,16 @@ impl Future for ContextPoolIdle {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut wakers = lock(&self.pool.idle_wakers);
-        // Watch, then check: a release that drops the count to 0 after the check
-        // sees the flag and wakes us (it takes this lock first).
+        // Watch, then check: a release that ends the last lease after the check
+        // sees the flag and wakes us (it takes this lock first). See
+        // `PoolShared::wake_if_idle`.
         self.pool.watching.store(true, Ordering::SeqCst);
-        if self.pool.leased.load(Ordering::SeqCst) == 0 {
+        seq_cst_between();
+        if self.pool.in_flight.leased() == 0 {
+            if wakers.is_empty() {
+                // Nobody else waits: releases need not check for us any more.
+                self.pool.watching.store(false, Ordering::SeqCst);
+            }
             return Poll::Ready(());
         }
         if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
@@ -425,8 +536,9 @@ impl fmt::Debug for RequestContext {
 ///
 /// It is the [`BodyGuard`] that the context layer puts around response bodies.
 pub struct ContextLease {
+    /// The context, which also carries the reference to its pool: a lease moves
+    /// no reference count.
     pooled: Option<PooledContext>,
-    pool: Arc<PoolShared>,
 }
 
 impl ContextLease {
@@ -459,11 +571,22 @@ impl ContextLease {
             state.reset();
         }
         pooled.clean = true;
-        self.pool.contexts.put(pooled);
-        let before = self.pool.leased.fetch_sub(1, Ordering::SeqCst);
-        if before == 1 && self.pool.watching.load(Ordering::SeqCst) {
-            let wakers = std::mem::take(&mut *lock(&self.pool.idle_wakers));
-            wakers.into_iter().for_each(Waker::wake);
+        // The pool must stay reachable after the `put`: if it closes meanwhile, a
+        // drain may free the context, and with it the context's reference to the
+        // pool. The cell's count lives beside the context's own lock, on a line
+        // this request already wrote, not on one every request shares.
+        let cell = Arc::clone(&pooled.cell);
+        let home = &cell.home;
+        home.contexts.put(Some(pooled));
+        home.in_flight.release();
+        seq_cst_between();
+        if home.watching.load(Ordering::SeqCst) {
+            home.wake_if_idle();
+        }
+        // Put, count, then check: see `PoolShared::close` for why no context can
+        // stay idle in a closed pool.
+        if home.closed.load(Ordering::SeqCst) {
+            home.drain();
         }
     }
 
@@ -648,7 +771,7 @@ impl fmt::Debug for TimelineSnapshot {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(turbo_loom)))]
 mod tests {
     use super::*;
 
@@ -666,5 +789,54 @@ mod tests {
         let offsets: Vec<Duration> = ctx.timeline().unwrap().iter().map(|e| e.at).collect();
         assert_eq!(offsets, [ahead, ahead, ahead]);
         drop(lease);
+    }
+
+    /// Whether the pool behind `pool` is still allocated, checked after `pool` and
+    /// everything else has dropped.
+    fn watch(pool: &ContextPool) -> Weak<PoolShared> {
+        Arc::downgrade(pool.shared())
+    }
+
+    #[test]
+    fn the_last_handle_frees_a_pool_with_idle_contexts() {
+        let pool = ContextPool::new(4);
+        let request = http::Request::get("http://example.com/").body(()).unwrap();
+        let leases: Vec<_> = (0..3).map(|_| pool.lease(&request)).collect();
+        drop(leases);
+        assert_eq!(pool.stats().pool.idle, 3);
+        let home = watch(&pool);
+        let clone = pool.clone();
+        drop(pool);
+        assert!(home.upgrade().is_some(), "a handle is left");
+        drop(clone);
+        assert!(
+            home.upgrade().is_none(),
+            "idle contexts kept their pool alive"
+        );
+    }
+
+    #[test]
+    fn a_pool_closed_under_a_lease_is_freed_when_the_lease_ends() {
+        let pool = ContextPool::new(4);
+        let request = http::Request::get("http://example.com/").body(()).unwrap();
+        drop(pool.lease(&request));
+        let (lease, ctx) = pool.lease(&request);
+        let home = watch(&pool);
+        drop(pool);
+        assert!(
+            home.upgrade().is_some(),
+            "the lease's context holds the pool"
+        );
+        drop(lease);
+        // The stale handle still holds its context, and the context its pool;
+        // the returned context was freed, not pooled.
+        let shared = home.upgrade().unwrap();
+        assert_eq!(shared.contexts.stats().idle, 0);
+        drop(shared);
+        drop(ctx);
+        assert!(
+            home.upgrade().is_none(),
+            "a returned context kept its pool alive"
+        );
     }
 }

@@ -54,10 +54,12 @@ mod clock;
 mod context;
 mod future;
 mod host;
+mod in_flight;
 mod layer;
 mod lock;
 mod priority;
 mod service;
+mod sync;
 mod timeline;
 
 pub use body::{BodyEnd, BodyGuard, GuardedBody};

@@ -2,8 +2,7 @@
 
 use turbo_pool::{TryLock, TryLockGuard};
 
-/// Spins this many times before yielding the thread.
-const SPINS_BEFORE_YIELD: u32 = 64;
+use crate::sync::wait_a_little;
 
 /// A lock for data held a few stores long and rarely contended: a request's
 /// context is touched by its own request's layers, one after another, and only by
@@ -28,17 +27,12 @@ impl<T> Lock<T> {
             if let Some(guard) = self.0.try_lock() {
                 return guard;
             }
-            if spins < SPINS_BEFORE_YIELD {
-                spins += 1;
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            wait_a_little(&mut spins);
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(turbo_loom)))]
 mod tests {
     use std::sync::Arc;
 

@@ -471,3 +471,74 @@ fn idle_resolves_when_the_last_context_returns() {
     drop(second);
     assert!(idle.as_mut().poll(&mut cx).is_ready());
 }
+
+/// A waker that counts its wakes, to see that a release wakes an idle waiter.
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn leases_rented_and_returned_on_different_threads_are_counted_exactly() {
+    // Leases are counted per thread: a lease returned on another thread than the
+    // one that rented it lands in another thread's release count.
+    let pool = ContextPool::new(4);
+    let woken = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let waker = Waker::from(Arc::clone(&woken));
+    let mut cx = Context::from_waker(&waker);
+    let mut idle = Box::pin(pool.idle());
+    let leases: Vec<_> = (0..8).map(|_| pool.lease(&request()).0).collect();
+    assert_eq!(pool.stats().leased, 8);
+    assert!(idle.as_mut().poll(&mut cx).is_pending());
+    std::thread::scope(|scope| {
+        let mut leases = leases.into_iter();
+        for _ in 0..4 {
+            let batch: Vec<_> = leases.by_ref().take(2).collect();
+            let pool = &pool;
+            scope.spawn(move || {
+                // Each thread also rents and returns some of its own.
+                for _ in 0..100 {
+                    drop(pool.lease(&request()));
+                }
+                drop(batch);
+            });
+        }
+    });
+    assert_eq!(pool.stats().leased, 0);
+    assert!(
+        woken.0.load(Ordering::SeqCst) >= 1,
+        "the last release woke the waiter"
+    );
+    assert!(idle.as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn a_lease_outliving_every_pool_handle_still_completes() {
+    let pool = ContextPool::new(2);
+    let idle = pool.idle();
+    let (lease, ctx) = pool.lease(&request());
+    let snapshot = ctx.snapshot().unwrap();
+    drop(pool);
+    // The pool closed, but the request still runs and publishes its timeline.
+    ctx.record(EventKind::Custom("after_close"));
+    drop(lease);
+    assert!(!ctx.is_live());
+    assert_eq!(
+        snapshot.finished().unwrap().timeline.kinds(),
+        [EventKind::Custom("after_close"), EventKind::Cancelled]
+    );
+    // Awaiting idle needs no handle: the lease has ended.
+    let mut idle = Box::pin(idle);
+    assert!(
+        idle.as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+    );
+}

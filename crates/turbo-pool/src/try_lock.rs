@@ -94,7 +94,23 @@ impl<T> TryLock<T> {
         if self.locked.load(Ordering::Relaxed) {
             return None;
         }
+        #[cfg(not(turbo_loom))]
         if self.locked.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        // A failed swap rewrites the `true` it read, right after the write it
+        // read in the modification order, so it cannot outlast the holder's
+        // unlock. Loom orders a store only after what its own thread has seen and
+        // can place that rewrite after the unlock, then show the lock held for
+        // ever (a later try_lock of the holder itself fails). A failed
+        // compare-exchange writes nothing: the same outcome, without the
+        // false alarm.
+        #[cfg(turbo_loom)]
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             return None;
         }
         Some(TryLockGuard {
