@@ -10,8 +10,9 @@ use turbo_core::{ContextLayer, ContextPool, HostKey};
 use turbo_limit::{HostConcurrencyLimitLayer, PriorityQueueLayer, ReleaseAt};
 use turbo_pool::{BytePool, ObjectPool};
 
-use crate::client::{IDLE_STACKS, Shared, ShutdownHook, TurboClient};
+use crate::client::{IDLE_STACKS, Shared, ShutdownHook, StackClone, TurboClient};
 use crate::error::{Error, ErrorKind};
+use crate::response::ResponseBuffers;
 use crate::timeout::DeadlineLayer;
 use crate::transport::Transport;
 
@@ -276,13 +277,24 @@ impl<T: Transport> TurboClientBuilder<T> {
         // request in `call` swaps its ready inner service for a fresh clone, so no
         // readiness stays reserved), and it is kept out of the pool when
         // `poll_ready` fails or is pending, or when a layer panics (`send.rs`).
-        let stacks = ObjectPool::with_reset(IDLE_STACKS, move || stack.clone(), |_| {});
+        // Each clone gets its own handle to the byte pool (a count per clone, made
+        // here and not per request; see `ResponseBuffers`).
+        let buffers = self.buffers.unwrap_or_default();
+        let pool = buffers.clone();
+        let stacks = ObjectPool::with_reset(
+            IDLE_STACKS,
+            move || StackClone {
+                stack: stack.clone(),
+                buffers: ResponseBuffers::new(pool.clone()),
+            },
+            |_| {},
+        );
         Ok(TurboClient::from_shared(Shared {
             stacks,
             contexts,
             limiter,
             queue,
-            buffers: self.buffers.unwrap_or_default(),
+            buffers,
             closed: AtomicBool::new(false),
             hooks: Mutex::new(self.hooks),
             hooks_ran: Once::new(),

@@ -15,6 +15,7 @@ use turbo_pool::{BytePool, BytePoolStats, ObjectPool};
 use crate::builder::TurboClientBuilder;
 use crate::error::Error;
 use crate::request::RequestBuilder;
+use crate::response::ResponseBuffers;
 use crate::send::SendFuture;
 use crate::timeout::Deadline;
 use crate::transport::{HttpTransport, RequestBody, Transport};
@@ -23,6 +24,14 @@ use crate::url::IntoUrl;
 /// The composed stack, outermost first: context, per-host limit, priority queue,
 /// deadline, then the user's layers and the transport (both inside `T`).
 pub(crate) type Stack<T> = ContextService<HostConcurrencyLimit<PriorityQueue<Deadline<T>>>>;
+
+/// What a request borrows from the client's pool: a clone of the stack, and that
+/// clone's own handle to the byte pool, which the request's response takes (see
+/// [`ResponseBuffers`] for why the handle is per clone, not the client's).
+pub(crate) struct StackClone<T> {
+    pub(crate) stack: Stack<T>,
+    pub(crate) buffers: ResponseBuffers,
+}
 
 /// Idle clones of the stack kept for [`TurboClient::send`]: enough for every worker
 /// thread to find one free (a clone is lent only for the synchronous `poll_ready` +
@@ -59,7 +68,7 @@ pub(crate) struct Shared<T: Transport> {
     /// request (as tower's `oneshot` does) costs a reference-count increment and
     /// decrement on every layer's shared state, which both cores contend for. A
     /// pooled clone costs one uncontended try-lock instead.
-    pub(crate) stacks: ObjectPool<Stack<T>>,
+    pub(crate) stacks: ObjectPool<StackClone<T>>,
     pub(crate) contexts: ContextPool,
     pub(crate) limiter: HostLimiter,
     pub(crate) queue: QueueHandle,

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -74,11 +75,44 @@ impl<B> fmt::Debug for ResponseBody<B> {
     }
 }
 
+/// How a response reaches the client's [`BytePool`] (for [`Response::bytes`]): a
+/// shared handle that belongs to one pooled clone of the stack, not to the client.
+///
+/// Every response holds a reference to the pool until it is read or dropped. A
+/// clone of the client's `BytePool` would count that reference on the pool's own
+/// `Arc`, a line that every request on both cores writes twice (at the response
+/// and at its end) and that the peer never touches. Each stack clone instead owns
+/// one of these handles, and a request clones the handle of the stack clone it was
+/// lent: the pool of stack clones hands each thread the slot it used last, so the
+/// count is written by the one core that lends that clone (the response is
+/// normally read and dropped by the same task, on the same worker). The count is
+/// aligned to 128 bytes, alone on its pair of cache lines, so that two clones'
+/// handles made one after another cannot share a line either.
+#[derive(Clone)]
+pub(crate) struct ResponseBuffers(Arc<OwnLine>);
+
+/// A [`BytePool`] handle whose `Arc` counts sit alone on their 128 bytes (the
+/// size that adjacent-line prefetching moves between cores together).
+#[repr(align(128))]
+struct OwnLine(BytePool);
+
+impl ResponseBuffers {
+    /// A new handle to `pool`, counted on a line of its own.
+    pub(crate) fn new(pool: BytePool) -> Self {
+        Self(Arc::new(OwnLine(pool)))
+    }
+
+    /// The pool.
+    fn pool(&self) -> &BytePool {
+        &self.0.0
+    }
+}
+
 /// A response from [`TurboClient`](crate::TurboClient).
 pub struct Response<B> {
     head: http::response::Parts,
     body: ResponseBody<B>,
-    buffers: BytePool,
+    buffers: ResponseBuffers,
 }
 
 impl<B> Response<B>
@@ -86,7 +120,7 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
 {
-    pub(crate) fn new(response: http::Response<StackBody<B>>, buffers: BytePool) -> Self {
+    pub(crate) fn new(response: http::Response<StackBody<B>>, buffers: ResponseBuffers) -> Self {
         let (head, inner) = response.into_parts();
         Self {
             head,
@@ -175,7 +209,7 @@ where
 }
 
 /// [`Response::bytes`] after the head is gone.
-async fn read_all<B>(mut body: ResponseBody<B>, buffers: BytePool) -> Result<Bytes, Error>
+async fn read_all<B>(mut body: ResponseBody<B>, buffers: ResponseBuffers) -> Result<Bytes, Error>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
@@ -206,6 +240,7 @@ where
         let expected = hint.exact().unwrap_or(hint.lower()).min(MAX_UP_FRONT) as usize;
         let capacity = expected.max(earlier.len() + data.len()).max(1);
         let mut buffer = buffers
+            .pool()
             .rent(capacity)
             .map_err(|e| Error::new(crate::ErrorKind::Io, "cannot rent a buffer").with_source(e))?;
         buffer.extend_from_slice(&earlier);

@@ -20,9 +20,9 @@ use pin_project_lite::pin_project;
 use tower::Service;
 use turbo_pool::Pooled;
 
-use crate::client::{Stack, TurboClient};
+use crate::client::{Stack, StackClone, TurboClient};
 use crate::error::Error;
-use crate::response::Response;
+use crate::response::{Response, ResponseBuffers};
 use crate::transport::{RequestBody, Transport};
 
 /// The stack's response future.
@@ -43,20 +43,23 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
+    #[project_replace = StateTaken]
     enum State<T: Transport> {
         /// Not polled yet.
         Start {
             request: Option<Request<RequestBody>>,
         },
-        /// The request is in the stack.
+        /// The request is in the stack; `buffers` is the lent clone's handle to the
+        /// byte pool, for the response.
         Calling {
             #[pin]
             future: StackFuture<T>,
+            buffers: ResponseBuffers,
         },
         /// The stack was not ready at once: this clone (out of the pool, since it
         /// may have reserved capacity or registered the waker) is polled until it is.
         NotReady {
-            stack: Stack<T>,
+            stack: StackClone<T>,
             request: Option<Request<RequestBody>>,
         },
         /// Failed before the stack (a closed client or an invalid request), or
@@ -105,41 +108,49 @@ impl<T: Transport> Future for SendFuture<'_, T> {
                         });
                         continue;
                     }
-                    let mut stack = Lent(Some(this.client.shared.stacks.get()));
-                    match stack.poll_ready(cx) {
-                        // The clone goes back to the pool when `stack` drops at the
-                        // end of this arm: its `call` future owns all it needs.
+                    let mut lent = Lent(Some(this.client.shared.stacks.get()));
+                    match lent.stack.poll_ready(cx) {
+                        // The clone goes back to the pool when `lent` drops at the
+                        // end of this arm: its `call` future owns all it needs, and
+                        // the response a counted handle to the byte pool. The
+                        // count is the clone's own, on a line this thread already
+                        // owns (the pool lends a thread the slot it used last).
                         Poll::Ready(Ok(())) => {
-                            let future = stack.call(request);
-                            this.state.set(State::Calling { future });
+                            let future = lent.stack.call(request);
+                            let buffers = lent.buffers.clone();
+                            this.state.set(State::Calling { future, buffers });
                         }
                         // A service that failed is not reused (tower's contract).
                         Poll::Ready(Err(error)) => {
-                            drop(stack.detach());
+                            drop(lent.detach());
                             this.state.set(State::Failed {
                                 error: Some(Error::from(error.flatten())),
                             });
                         }
                         Poll::Pending => {
                             this.state.set(State::NotReady {
-                                stack: stack.detach(),
+                                stack: lent.detach(),
                                 request: Some(request),
                             });
                             return Poll::Pending;
                         }
                     }
                 }
-                StateProj::Calling { future } => {
+                StateProj::Calling { future, .. } => {
                     let result = ready!(future.poll(cx));
-                    this.state.set(State::Failed { error: None });
+                    // The handle moves into the response (no count taken here).
+                    let StateTaken::Calling { buffers, .. } = this
+                        .state
+                        .as_mut()
+                        .project_replace(State::Failed { error: None })
+                    else {
+                        unreachable!("this arm runs only in the Calling state");
+                    };
                     let response = result.map_err(|e| Error::from(e.flatten()))?;
-                    return Poll::Ready(Ok(Response::new(
-                        response,
-                        this.client.shared.buffers.clone(),
-                    )));
+                    return Poll::Ready(Ok(Response::new(response, buffers)));
                 }
                 StateProj::NotReady { stack, request } => {
-                    if let Err(error) = ready!(stack.poll_ready(cx)) {
+                    if let Err(error) = ready!(stack.stack.poll_ready(cx)) {
                         this.state.set(State::Failed {
                             error: Some(Error::from(error.flatten())),
                         });
@@ -149,8 +160,9 @@ impl<T: Transport> Future for SendFuture<'_, T> {
                         this.state.set(State::Failed { error: None });
                         continue;
                     };
-                    let future = stack.call(request);
-                    this.state.set(State::Calling { future });
+                    let future = stack.stack.call(request);
+                    let buffers = stack.buffers.clone();
+                    this.state.set(State::Calling { future, buffers });
                 }
                 StateProj::Failed { error } => {
                     // `None`: polled again after completion.

@@ -90,10 +90,17 @@ async fn a_body_of_several_frames_is_gathered_whole() {
     let parts: [&'static [u8]; 3] = [b"first,", b"second,", b"third"];
     for announces_end in [true, false] {
         let client = client(frames(&parts, announces_end));
+        let before = client.stats().buffers;
         let response = client.get("http://a.test/many").send().await.unwrap();
         let body = response.bytes().await.unwrap();
         assert_eq!(&body[..], b"first,second,third");
         assert!(client.stats().is_quiescent(), "{:?}", client.stats());
+        // Gathered in a buffer of the client's own pool (the response reaches it
+        // through its stack clone's handle), which gets the buffer back.
+        drop(body);
+        let after = client.stats().buffers;
+        assert_eq!(after.hits + after.misses, before.hits + before.misses + 1);
+        assert_eq!(after.returned, before.returned + 1, "{after:?}");
     }
 }
 
