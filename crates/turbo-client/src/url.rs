@@ -1,5 +1,6 @@
 //! [`IntoUrl`]: what the request builders accept as a URL.
 
+use bytes::Bytes;
 use http::Uri;
 
 use crate::error::{Error, ErrorKind};
@@ -41,8 +42,7 @@ pub trait IntoUrl: sealed::Sealed {
     ///
     /// # Errors
     ///
-    /// `InvalidRequest` for text that is not a valid URL (naming it, when it was
-    /// borrowed).
+    /// `InvalidRequest` for text that is not a valid URL, naming it.
     fn into_uri(self) -> Result<Uri, Error>;
 }
 
@@ -64,10 +64,18 @@ impl<S: AsRef<str> + ?Sized> IntoUrl for &S {
 impl sealed::Sealed for String {}
 impl IntoUrl for String {
     fn into_uri(self) -> Result<Uri, Error> {
-        // `Uri` takes the string's buffer without copying it; the string is gone
-        // on error, so the message names the reason (the source), not the URL.
-        Uri::try_from(self)
-            .map_err(|e| Error::new(ErrorKind::InvalidRequest, "invalid URL").with_source(e))
+        // `Uri` takes the string's buffer without copying it. The parser slices
+        // that buffer into scheme, authority and path, which turns it into a
+        // shared one anyway, so keeping a second reference for the error message
+        // costs a reference count, not a copy.
+        let text = Bytes::from(self);
+        Uri::from_maybe_shared(text.clone()).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidRequest,
+                format!("invalid URL `{}`", String::from_utf8_lossy(&text)),
+            )
+            .with_source(e)
+        })
     }
 }
 
@@ -111,6 +119,7 @@ mod tests {
         assert!(error.to_string().contains("http://bad host/"), "{error}");
         let error = String::from("http://bad host/").into_uri().unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+        assert!(error.to_string().contains("http://bad host/"), "{error}");
         assert!(std::error::Error::source(&error).is_some(), "{error}");
     }
 }
