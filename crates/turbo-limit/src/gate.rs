@@ -122,11 +122,17 @@ where
         request: Request<ReqBody>,
         release_at: ReleaseAt,
     ) -> Self {
+        let context = RequestContext::of(&request);
         let refused = match semaphore.try_acquire_owned() {
-            Ok(permit) => return Self::admitted::<A>(permit, service, request, release_at),
+            Ok(permit) => {
+                if let Some(ctx) = context {
+                    ctx.record(A::ADMIT_EVENT);
+                }
+                return Self::calling::<A>(permit, service.call(request), release_at);
+            }
             Err(refused) => refused,
         };
-        let context = RequestContext::of(&request).cloned();
+        let context = context.cloned();
         let state = match refused {
             (_, TryAcquireError::Closed) => {
                 unready(service);
@@ -163,20 +169,22 @@ impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
 {
-    /// Calls the ready `service` at once with a permit already taken.
+    /// The future of a request that took `permit` at once and was passed to the
+    /// inner service, which returned `future`; the caller has recorded the
+    /// admission on the request's context, if it has one.
+    ///
+    /// Taking the inner future rather than the request lets a caller read the
+    /// request's context once, before the request moves, instead of looking it
+    /// up again in the moved copy.
     #[inline]
-    pub(crate) fn admitted<A: Admission>(
+    pub(crate) fn calling<A: Admission>(
         permit: PriorityPermit,
-        service: &mut S,
-        request: Request<ReqBody>,
+        future: S::Future,
         release_at: ReleaseAt,
     ) -> Self {
-        if let Some(ctx) = RequestContext::of(&request) {
-            ctx.record(A::ADMIT_EVENT);
-        }
         Self {
             state: State::Calling {
-                future: service.call(request),
+                future,
                 permit: Some(permit),
             },
             // Only a wait records through the future's own handle; not cloning

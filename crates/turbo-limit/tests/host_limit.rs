@@ -479,3 +479,88 @@ fn a_refused_request_gives_back_what_the_inner_readiness_reserved() {
     );
     drop(first);
 }
+
+/// The timeline of a request that got its permit at once, and of one that waited
+/// for it: the wait's start, then the permit with how long the wait took.
+#[tokio::test(flavor = "current_thread")]
+async fn waits_and_permits_are_recorded_on_the_requests_timeline() {
+    use http_body_util::BodyExt;
+    use turbo_core::{ContextLayer, EventKind, FieldValue, TimelineSnapshot};
+
+    let service = tower::ServiceBuilder::new()
+        .layer(ContextLayer::new())
+        .layer(HostConcurrencyLimitLayer::builder().max_per_host(1).build())
+        .service(service_fn(|_request: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(body()))
+        }));
+
+    // The first request to a host goes through the host map; the next ones on this
+    // thread take their permit through the thread's cache. Both paths record.
+    let warm = service
+        .clone()
+        .oneshot(request("http://a.test/0", Priority::Normal))
+        .await
+        .unwrap();
+    let warm_timeline = TimelineSnapshot::of(&warm).cloned().unwrap();
+    warm.into_body().collect().await.unwrap();
+    assert_eq!(
+        warm_timeline.finished().unwrap().timeline.kinds()[0],
+        EventKind::PermitAcquired
+    );
+
+    let first = service
+        .clone()
+        .oneshot(request("http://a.test/1", Priority::Normal))
+        .await
+        .unwrap();
+    let mut second = Box::pin(
+        service
+            .clone()
+            .oneshot(request("http://a.test/2", Priority::Normal)),
+    );
+    assert!(
+        poll_once(&mut second).is_pending(),
+        "the host's one permit is held"
+    );
+
+    let first_timeline = TimelineSnapshot::of(&first).cloned().unwrap();
+    first.into_body().collect().await.unwrap();
+    let second = second.await.unwrap();
+    let second_timeline = TimelineSnapshot::of(&second).cloned().unwrap();
+    second.into_body().collect().await.unwrap();
+
+    let first = first_timeline.finished().unwrap().timeline;
+    assert_eq!(
+        first.kinds(),
+        [
+            EventKind::PermitAcquired,
+            EventKind::HeadersReceived,
+            EventKind::BodyFinished
+        ]
+    );
+    assert!(
+        first
+            .find(EventKind::PermitAcquired)
+            .unwrap()
+            .field("waited")
+            .is_none(),
+        "an immediate permit has no wait to report"
+    );
+    let second = second_timeline.finished().unwrap().timeline;
+    assert_eq!(
+        second.kinds(),
+        [
+            EventKind::PermitWaitStarted,
+            EventKind::PermitAcquired,
+            EventKind::HeadersReceived,
+            EventKind::BodyFinished
+        ]
+    );
+    assert!(matches!(
+        second
+            .find(EventKind::PermitAcquired)
+            .unwrap()
+            .field("waited"),
+        Some(FieldValue::Duration(_))
+    ));
+}

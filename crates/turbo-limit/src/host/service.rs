@@ -62,12 +62,11 @@ where
         // A custom key function's key, or the one the context layer already
         // derived; `None` means the default key of the URI, derived only if the
         // thread's cache does not know the URI's scheme and authority.
+        let context = RequestContext::of(&request);
         let known = if self.limiter.has_key_fn() {
             Some(self.limiter.key_for(request.uri()))
         } else {
-            RequestContext::of(&request)
-                .and_then(RequestContext::host)
-                .map(Ok)
+            context.and_then(RequestContext::host).map(Ok)
         };
         let known = match known.transpose() {
             Ok(known) => known,
@@ -82,10 +81,12 @@ where
         if let Some(permit) = self.limiter.cached_permit(cache_key) {
             // The permit keeps the host's semaphore referenced (and so its entry
             // unevictable) until the response body ends.
-            return ResponseFuture::admitted::<HostAdmission>(
+            if let Some(ctx) = context {
+                ctx.record(HostAdmission::ADMIT_EVENT);
+            }
+            return ResponseFuture::calling::<HostAdmission>(
                 permit,
-                &mut self.inner,
-                request,
+                self.inner.call(request),
                 self.release_at,
             );
         }
