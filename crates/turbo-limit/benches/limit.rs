@@ -1,6 +1,18 @@
 //! The limit layers raced against tower's equivalents over the same ready mock, 64
 //! concurrent callers on a two-worker runtime. Each caller keeps its own service
 //! clone and drives `ready` + `call`; responses are dropped as they arrive.
+//!
+//! Two settings for investigations (criterion's runs are unchanged by default):
+//! - `TURBO_BENCH_WORKERS=N` runs the runtime with `N` workers (`1` takes the
+//!   cores' cache-line traffic out of the figures, leaving instruction cost).
+//! - `TURBO_BENCH_ALTERNATE=1` skips criterion and races the 64-host pair in
+//!   alternating bursts (`TURBO_BENCH_BURST` requests each, default 64,000;
+//!   `TURBO_BENCH_ROUNDS` pairs, default 200), printing the median and quartiles
+//!   of the per-pair ratios. Criterion measures one side for seconds and then the
+//!   other, so a machine whose speed drifts between minutes moves its ratio by
+//!   10 % or more; paired bursts cancel the drift, which makes them the better
+//!   A/B test of two builds, but each side starts its burst with caches the
+//!   other left, so they are not the issue's figure.
 
 // criterion's macros generate undocumented public items in this bench binary.
 #![allow(missing_docs)]
@@ -10,7 +22,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use http::{Request, Response, Uri};
 use http_body_util::Full;
 use tower::limit::ConcurrencyLimitLayer;
@@ -45,7 +57,7 @@ fn uris() -> Vec<Uri> {
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(setting("TURBO_BENCH_WORKERS", 2))
         .build()
         .expect("runtime")
 }
@@ -151,4 +163,61 @@ fn priority_queue(c: &mut Criterion) {
 }
 
 criterion_group!(benches, host_limit, priority_queue);
-criterion_main!(benches);
+fn main() {
+    if std::env::var_os("TURBO_BENCH_ALTERNATE").is_some() {
+        alternate();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
+/// A numeric setting from the environment, or `default`.
+fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `TURBO_BENCH_ALTERNATE`: the 64-host pair in alternating bursts (see the
+/// module docs).
+fn alternate() {
+    let rt = runtime();
+    let limit = 8;
+    let ours = HostConcurrencyLimitLayer::builder()
+        .max_per_host(limit)
+        .build()
+        .layer(mock());
+    let peers: Vec<_> = (0..HOSTS)
+        .map(|_| ConcurrencyLimitLayer::new(limit).layer(mock()))
+        .collect();
+    let burst: u64 = setting("TURBO_BENCH_BURST", 64_000).max(CALLERS);
+    let rounds: usize = setting("TURBO_BENCH_ROUNDS", 200).max(1);
+    // Warm both sides' caches, hosts and runtime before measuring.
+    for _ in 0..20 {
+        drive(&rt, burst, || vec![ours.clone()], HOSTS);
+        drive(&rt, burst, || peers.clone(), HOSTS);
+    }
+    let per_request = |elapsed: Duration| elapsed.as_nanos() as f64 / burst as f64;
+    let (mut ratios, mut ours_ns, mut peer_ns) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let ours = per_request(drive(&rt, burst, || vec![ours.clone()], HOSTS));
+        let peer = per_request(drive(&rt, burst, || peers.clone(), HOSTS));
+        ratios.push(ours / peer);
+        ours_ns.push(ours);
+        peer_ns.push(peer);
+    }
+    let quartiles = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        let at = |q: usize| values[(values.len() - 1) * q / 4];
+        (at(1), at(2), at(3))
+    };
+    let (q1, median, q3) = quartiles(&mut ratios);
+    let (_, ours_ns, _) = quartiles(&mut ours_ns);
+    let (_, peer_ns, _) = quartiles(&mut peer_ns);
+    println!(
+        "host_limit_64hosts alternating: {rounds} pairs of {burst} requests, ratio median \
+         {median:.3} (q1 {q1:.3}, q3 {q3:.3}), ours {ours_ns:.1} ns, peer {peer_ns:.1} ns"
+    );
+}
