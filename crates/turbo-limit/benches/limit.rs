@@ -5,9 +5,10 @@
 //! Two settings for investigations (criterion's runs are unchanged by default):
 //! - `TURBO_BENCH_WORKERS=N` runs the runtime with `N` workers (`1` takes the
 //!   cores' cache-line traffic out of the figures, leaving instruction cost).
-//! - `TURBO_BENCH_ALTERNATE=1` skips criterion and races the 64-host pair in
+//! - `TURBO_BENCH_ALTERNATE=1` skips criterion and races a host-limit pair in
 //!   alternating bursts (`TURBO_BENCH_BURST` requests each, default 64,000;
-//!   `TURBO_BENCH_ROUNDS` pairs, default 200), printing the median and quartiles
+//!   `TURBO_BENCH_ROUNDS` pairs, default 200; `TURBO_BENCH_HOSTS=1` for the
+//!   one-host pair), printing the median and quartiles
 //!   of the per-pair ratios. Criterion measures one side for seconds and then the
 //!   other, so a machine whose speed drifts between minutes moves its ratio by
 //!   10 % or more; paired bursts cancel the drift, which makes them the better
@@ -180,7 +181,7 @@ fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// `TURBO_BENCH_ALTERNATE`: the 64-host pair in alternating bursts (see the
+/// `TURBO_BENCH_ALTERNATE`: a host-limit pair in alternating bursts (see the
 /// module docs).
 fn alternate() {
     let rt = runtime();
@@ -189,21 +190,22 @@ fn alternate() {
         .max_per_host(limit)
         .build()
         .layer(mock());
-    let peers: Vec<_> = (0..HOSTS)
+    let hosts = setting("TURBO_BENCH_HOSTS", HOSTS).clamp(1, HOSTS);
+    let peers: Vec<_> = (0..hosts)
         .map(|_| ConcurrencyLimitLayer::new(limit).layer(mock()))
         .collect();
     let burst: u64 = setting("TURBO_BENCH_BURST", 64_000).max(CALLERS);
     let rounds: usize = setting("TURBO_BENCH_ROUNDS", 200).max(1);
     // Warm both sides' caches, hosts and runtime before measuring.
     for _ in 0..20 {
-        drive(&rt, burst, || vec![ours.clone()], HOSTS);
-        drive(&rt, burst, || peers.clone(), HOSTS);
+        drive(&rt, burst, || vec![ours.clone()], hosts);
+        drive(&rt, burst, || peers.clone(), hosts);
     }
     let per_request = |elapsed: Duration| elapsed.as_nanos() as f64 / burst as f64;
     let (mut ratios, mut ours_ns, mut peer_ns) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let ours = per_request(drive(&rt, burst, || vec![ours.clone()], HOSTS));
-        let peer = per_request(drive(&rt, burst, || peers.clone(), HOSTS));
+        let ours = per_request(drive(&rt, burst, || vec![ours.clone()], hosts));
+        let peer = per_request(drive(&rt, burst, || peers.clone(), hosts));
         ratios.push(ours / peer);
         ours_ns.push(ours);
         peer_ns.push(peer);
@@ -217,7 +219,7 @@ fn alternate() {
     let (_, ours_ns, _) = quartiles(&mut ours_ns);
     let (_, peer_ns, _) = quartiles(&mut peer_ns);
     println!(
-        "host_limit_64hosts alternating: {rounds} pairs of {burst} requests, ratio median \
+        "host limit, {hosts} host(s), alternating: {rounds} pairs of {burst} requests, ratio median \
          {median:.3} (q1 {q1:.3}, q3 {q3:.3}), ours {ours_ns:.1} ns, peer {peer_ns:.1} ns"
     );
 }
