@@ -58,7 +58,7 @@ fn uris() -> Vec<Uri> {
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(setting("TURBO_BENCH_WORKERS", 2))
+        .worker_threads(setting("TURBO_BENCH_WORKERS", 2).max(1))
         .build()
         .expect("runtime")
 }

@@ -529,6 +529,11 @@ async fn waits_and_permits_are_recorded_on_the_requests_timeline() {
     let second_timeline = TimelineSnapshot::of(&second).cloned().unwrap();
     second.into_body().collect().await.unwrap();
 
+    // Without a custom key function the limit keys requests by their context's host,
+    // so the finished timeline names the host the permits were for.
+    let host = turbo_core::HostKey::from_uri(&"http://a.test/".parse().unwrap()).unwrap();
+    assert_eq!(first_timeline.finished().unwrap().host, Some(host.clone()));
+    assert_eq!(second_timeline.finished().unwrap().host, Some(host));
     let first = first_timeline.finished().unwrap().timeline;
     assert_eq!(
         first.kinds(),
