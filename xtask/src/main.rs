@@ -10,6 +10,7 @@
 mod bench;
 mod ci;
 mod fixtures;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -17,7 +18,9 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci                     run every CI check (fmt, clippy, test, doc, loom, deny)
+  ci [--only STEP] [--skip STEP]
+                         run every CI check (fmt, clippy, test, doc, loom, deny),
+                         or only some; installs cargo-deny when it is missing
   bench [--quick] [NAME] run benchmarks for all crates or turbo-NAME
                          (pool, core, limit, audio, client) and update docs/benchmarks.md
   fixtures               regenerate crates/turbo-audio/tests/fixtures with ffmpeg";
@@ -59,9 +62,14 @@ fn cargo() -> Command {
 
 /// Runs `command`, failing with `what` and the exit status if it does not succeed.
 fn run_checked(mut command: Command, what: &str) -> Result<(), String> {
-    let status = command
-        .status()
-        .map_err(|error| format!("{what}: could not start: {error}"))?;
+    let status = command.status().map_err(|error| {
+        let program = command.get_program().to_string_lossy().into_owned();
+        if error.kind() == std::io::ErrorKind::NotFound {
+            format!("{what}: `{program}` is not installed or not on the PATH")
+        } else {
+            format!("{what}: could not start `{program}`: {error}")
+        }
+    })?;
     if status.success() {
         Ok(())
     } else {
