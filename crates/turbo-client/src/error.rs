@@ -201,10 +201,9 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> ErrorKind {
     }
 }
 
-impl<E: Into<BoxError>> From<LimitError<E>> for Error {
-    fn from(error: LimitError<E>) -> Self {
+impl From<LimitError> for Error {
+    fn from(error: LimitError) -> Self {
         match error {
-            LimitError::Inner(inner) => Error::from_transport(inner.into()),
             LimitError::Closed => Error::closed(),
             LimitError::QueueStopped => Error::new(
                 ErrorKind::QueueStopped,
@@ -219,7 +218,18 @@ impl<E: Into<BoxError>> From<LimitError<E>> for Error {
                 Error::new(ErrorKind::InvalidRequest, "the URL has no usable host")
                     .with_source(error)
             }
-            other => Error::new(ErrorKind::Transport, other.map_inner(|_| "").to_string()),
+            other => Error::new(ErrorKind::Transport, other.to_string()),
+        }
+    }
+}
+
+impl Error {
+    /// Classifies an error that came out of the stack: a limit layer's refusal,
+    /// or the deadline's or the transport's error passed through it.
+    pub(crate) fn from_stack(error: BoxError) -> Self {
+        match error.downcast::<LimitError>() {
+            Ok(refusal) => Error::from(*refusal),
+            Err(other) => Error::from_transport(other),
         }
     }
 }

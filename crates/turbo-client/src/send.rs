@@ -124,7 +124,7 @@ impl<T: Transport> Future for SendFuture<'_, T> {
                         Poll::Ready(Err(error)) => {
                             drop(lent.detach());
                             this.state.set(State::Failed {
-                                error: Some(Error::from(error.flatten())),
+                                error: Some(Error::from_stack(error)),
                             });
                         }
                         Poll::Pending => {
@@ -146,13 +146,13 @@ impl<T: Transport> Future for SendFuture<'_, T> {
                     else {
                         unreachable!("this arm runs only in the Calling state");
                     };
-                    let response = result.map_err(|e| Error::from(e.flatten()))?;
+                    let response = result.map_err(Error::from_stack)?;
                     return Poll::Ready(Ok(Response::new(response, buffers)));
                 }
                 StateProj::NotReady { stack, request } => {
                     if let Err(error) = ready!(stack.stack.poll_ready(cx)) {
                         this.state.set(State::Failed {
-                            error: Some(Error::from(error.flatten())),
+                            error: Some(Error::from_stack(error)),
                         });
                         continue;
                     }

@@ -121,6 +121,15 @@ impl<B: Body, G: BodyGuard> GuardedBody<B, G> {
     }
 }
 
+/// An empty, unguarded body, for middleware that makes its own responses (tower-http's
+/// `Timeout` answers 408 with `ResBody::default()`): nothing is held, so nothing is
+/// released.
+impl<B: Body + Default, G: BodyGuard> Default for GuardedBody<B, G> {
+    fn default() -> Self {
+        Self::unguarded(B::default())
+    }
+}
+
 impl<B: Body, G: BodyGuard> Body for GuardedBody<B, G> {
     type Data = B::Data;
     type Error = B::Error;

@@ -52,7 +52,7 @@
 mod body;
 mod clock;
 mod context;
-mod future;
+pub mod future;
 mod host;
 mod in_flight;
 mod layer;

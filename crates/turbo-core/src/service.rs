@@ -28,9 +28,25 @@ impl<S> ContextService<S> {
         &self.pool
     }
 
+    /// A layer that wraps services in a `ContextService` with its own pool of
+    /// 256 contexts: the same as [`ContextLayer::new`](crate::ContextLayer::new).
+    pub fn layer() -> crate::ContextLayer {
+        crate::ContextLayer::new()
+    }
+
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
     }
 }
 

@@ -4,12 +4,24 @@ use std::fmt;
 
 use turbo_core::HostKeyError;
 
-/// A request failed in a limit layer, or in the service behind it.
-#[derive(Debug)]
+/// Why a limit layer refused a request.
+///
+/// The layers' error type is [`BoxError`](crate::BoxError), as with tower's own
+/// middleware: an error of the service inside passes through unchanged, and a
+/// refusal of the layer itself is a boxed `LimitError`. Find it with
+/// `downcast_ref::<LimitError>()`, as you would tower's `Elapsed` or `Overloaded`:
+///
+/// ```
+/// use turbo_limit::{BoxError, LimitError};
+///
+/// fn is_shed(error: &BoxError) -> bool {
+///     matches!(error.downcast_ref::<LimitError>(), Some(LimitError::QueueFull))
+/// }
+/// assert!(is_shed(&BoxError::from(LimitError::QueueFull)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum LimitError<E> {
-    /// The inner service failed.
-    Inner(E),
+pub enum LimitError {
     /// The layer was shut down before the request got in line.
     Closed,
     /// The request was waiting when the layer was stopped with
@@ -27,51 +39,9 @@ pub enum LimitError<E> {
     InvalidHost(HostKeyError),
 }
 
-impl<E> LimitError<E> {
-    /// Whether the inner service produced this error.
-    pub fn is_inner(&self) -> bool {
-        matches!(self, LimitError::Inner(_))
-    }
-
-    /// The inner service's error, if that is what this is.
-    pub fn into_inner(self) -> Option<E> {
-        match self {
-            LimitError::Inner(error) => Some(error),
-            _ => None,
-        }
-    }
-
-    /// Applies `f` to the inner service's error.
-    pub fn map_inner<F>(self, f: impl FnOnce(E) -> F) -> LimitError<F> {
-        match self {
-            LimitError::Inner(error) => LimitError::Inner(f(error)),
-            LimitError::Closed => LimitError::Closed,
-            LimitError::QueueStopped => LimitError::QueueStopped,
-            LimitError::QueueFull => LimitError::QueueFull,
-            LimitError::TooManyHosts { limit } => LimitError::TooManyHosts { limit },
-            LimitError::InvalidHost(error) => LimitError::InvalidHost(error),
-        }
-    }
-}
-
-impl<E> LimitError<LimitError<E>> {
-    /// Merges the errors of two stacked limit layers into one.
-    pub fn flatten(self) -> LimitError<E> {
-        match self {
-            LimitError::Inner(inner) => inner,
-            LimitError::Closed => LimitError::Closed,
-            LimitError::QueueStopped => LimitError::QueueStopped,
-            LimitError::QueueFull => LimitError::QueueFull,
-            LimitError::TooManyHosts { limit } => LimitError::TooManyHosts { limit },
-            LimitError::InvalidHost(error) => LimitError::InvalidHost(error),
-        }
-    }
-}
-
-impl<E: fmt::Display> fmt::Display for LimitError<E> {
+impl fmt::Display for LimitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LimitError::Inner(error) => error.fmt(f),
             LimitError::Closed => f.write_str("the limit layer is shut down"),
             LimitError::QueueStopped => {
                 f.write_str("the request queue was stopped while the request waited")
@@ -80,15 +50,15 @@ impl<E: fmt::Display> fmt::Display for LimitError<E> {
             LimitError::TooManyHosts { limit } => {
                 write!(f, "too many hosts: {limit} are tracked and all are busy")
             }
-            LimitError::InvalidHost(error) => write!(f, "no host to limit: {error}"),
+            // The host key error is the source; not repeated here.
+            LimitError::InvalidHost(_) => f.write_str("the request has no host to limit"),
         }
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for LimitError<E> {
+impl std::error::Error for LimitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            LimitError::Inner(error) => Some(error),
             LimitError::InvalidHost(error) => Some(error),
             _ => None,
         }

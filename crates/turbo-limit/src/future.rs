@@ -1,5 +1,6 @@
-//! The response future both layers share: wait for a permit inside the future (never
-//! in `poll_ready`), call the inner service, and hand the permit to the response body.
+//! [`ResponseFuture`], the response future both layers share: wait for a permit
+//! inside the future (never in `poll_ready`), ready and call the inner service, and
+//! hand the permit to the response body as a [`Pass`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,19 +15,10 @@ use turbo_core::{BodyEnd, BodyGuard, EventKind, FieldValue, GuardedBody, Request
 
 use turbo_core::Priority;
 
+use crate::BoxError;
 use crate::error::LimitError;
+use crate::release::ReleaseAt;
 use crate::semaphore::{Acquire, AcquireError, PriorityPermit, PrioritySemaphore, TryAcquireError};
-
-/// When a layer lets go of its permit or slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ReleaseAt {
-    /// When the response body ends (finished, failed or dropped): the default,
-    /// because a download keeps the host (or the slot) busy until its last byte.
-    #[default]
-    BodyEnd,
-    /// As soon as the response headers arrive.
-    Headers,
-}
 
 /// The timeline events of a layer.
 pub(crate) trait Admission {
@@ -55,10 +47,17 @@ impl std::fmt::Debug for Pass {
 
 /// A request waiting for its permit, boxed so that the common case (a permit is
 /// free at `call`) keeps the future small and allocation-free.
+///
+/// `service` is a clone that has not been polled: a waiting request holds no
+/// readiness of the inner service (no `ConcurrencyLimit` permit, no `Buffer`
+/// slot), so requests to other hosts are not held up behind it. Once `permit` is
+/// in hand, the future readies `service` itself and calls it, as tower's
+/// `Oneshot` does.
 struct Waiting<S, R> {
     acquire: Acquire,
+    permit: Option<PriorityPermit>,
     service: S,
-    request: R,
+    request: Option<R>,
     since: Instant,
 }
 
@@ -69,7 +68,7 @@ pin_project! {
         S: Service<R>,
     {
         Waiting {
-            waiting: Option<Box<Waiting<S, R>>>,
+            waiting: Box<Waiting<S, R>>,
         },
         Calling {
             #[pin]
@@ -77,7 +76,7 @@ pin_project! {
             permit: Option<PriorityPermit>,
         },
         Refused {
-            error: Option<LimitError<S::Error>>,
+            error: Option<LimitError>,
         },
         Done,
     }
@@ -85,9 +84,13 @@ pin_project! {
 
 pin_project! {
     /// The response future of the limit layers: waits for a permit (when none was
-    /// free at `call`), calls the inner service, and moves the permit into the
-    /// response body (or drops it at the headers, if the layer is configured so).
-    /// Dropping it at any point releases the permit or leaves the wait queue.
+    /// free at `call`), readies and calls the inner service, and moves the permit
+    /// into the response body (or drops it at the headers, if the layer is
+    /// configured so). Dropping it at any point releases the permit or leaves the
+    /// wait queue.
+    ///
+    /// Its error is a [`BoxError`]: the inner service's error as it was, or a
+    /// boxed [`LimitError`] when the layer refused the request.
     pub struct ResponseFuture<S, ReqBody>
     where
         S: Service<Request<ReqBody>>,
@@ -112,9 +115,10 @@ where
     S: Service<Request<ReqBody>> + Clone,
 {
     /// Admits `request` through `semaphore`: at once if a permit is free (calling
-    /// the ready `service` right here), or else in the returned future, which then
-    /// owns the ready service while `service` is left with a clone (tower's rule
-    /// for services that are cloned into futures).
+    /// the ready `service` right here), or else in the returned future. A request
+    /// that has to wait gives back what `service`'s readiness reserved (the ready
+    /// service is swapped for a fresh clone) and takes a clone of its own, which
+    /// it readies only once it has its permit.
     #[inline]
     pub(crate) fn admit<A: Admission>(
         semaphore: PrioritySemaphore,
@@ -144,15 +148,15 @@ where
                 if let Some(ctx) = context.as_ref() {
                     ctx.record(A::WAIT_EVENT);
                 }
-                let clone = service.clone();
-                let ready = std::mem::replace(service, clone);
+                unready(service);
                 State::Waiting {
-                    waiting: Some(Box::new(Waiting {
+                    waiting: Box::new(Waiting {
                         acquire: semaphore.acquire_owned(Priority::of(&request)),
-                        service: ready,
-                        request,
+                        permit: None,
+                        service: service.clone(),
+                        request: Some(request),
                         since: Instant::now(),
-                    })),
+                    }),
                 }
             }
         };
@@ -201,7 +205,7 @@ where
     /// for a fresh clone, so that whatever its readiness reserved (a permit of a
     /// tower `ConcurrencyLimit` below, a `Buffer` slot) is released now rather
     /// than held by a service that may sit unused in a pool of clones.
-    pub(crate) fn refuse(service: &mut S, error: LimitError<S::Error>) -> Self
+    pub(crate) fn refuse(service: &mut S, error: LimitError) -> Self
     where
         S: Clone,
     {
@@ -218,48 +222,51 @@ where
 impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
     ResBody: Body,
 {
-    type Output = Result<Response<GuardedBody<ResBody, Option<Pass>>>, LimitError<S::Error>>;
+    type Output = Result<Response<GuardedBody<ResBody, Option<Pass>>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Waiting { waiting } => {
-                    let Some(parked) = waiting.as_mut() else {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(LimitError::Closed));
-                    };
-                    let permit = match Pin::new(&mut parked.acquire).poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(permit)) => permit,
-                        Poll::Ready(Err(error)) => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(Err(match error {
-                                AcquireError::Closed => LimitError::Closed,
-                                AcquireError::QueueFull => LimitError::QueueFull,
-                                AcquireError::Cancelled => LimitError::QueueStopped,
-                            }));
+                    if waiting.permit.is_none() {
+                        let permit = match Pin::new(&mut waiting.acquire).poll(cx) {
+                            Poll::Pending => return Poll::Pending,
+                            Poll::Ready(Ok(permit)) => permit,
+                            Poll::Ready(Err(error)) => {
+                                this.state.set(State::Done);
+                                return Poll::Ready(Err(Box::new(match error {
+                                    AcquireError::Closed => LimitError::Closed,
+                                    AcquireError::QueueFull => LimitError::QueueFull,
+                                    AcquireError::Cancelled => LimitError::QueueStopped,
+                                })));
+                            }
+                        };
+                        if let Some(ctx) = this.context.as_ref() {
+                            ctx.record_with(
+                                *this.admit_event,
+                                &[("waited", FieldValue::Duration(waiting.since.elapsed()))],
+                            );
                         }
-                    };
-                    let Some(parked) = waiting.take() else {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(LimitError::Closed));
-                    };
-                    let Waiting {
-                        mut service,
-                        request,
-                        since,
-                        ..
-                    } = *parked;
-                    if let Some(ctx) = this.context.as_ref() {
-                        ctx.record_with(
-                            *this.admit_event,
-                            &[("waited", FieldValue::Duration(since.elapsed()))],
-                        );
+                        waiting.permit = Some(permit);
                     }
-                    let future = service.call(request);
+                    // The permit is held while the inner service gets ready: the
+                    // request is admitted, and only the service below can make it
+                    // wait now. On an error the permit drops with the state.
+                    if let Err(error) = ready!(waiting.service.poll_ready(cx)) {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(error.into()));
+                    }
+                    let (Some(request), Some(permit)) =
+                        (waiting.request.take(), waiting.permit.take())
+                    else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(Box::new(LimitError::Closed)));
+                    };
+                    let future = waiting.service.call(request);
                     this.state.set(State::Calling {
                         future,
                         permit: Some(permit),
@@ -270,7 +277,7 @@ where
                     let permit = permit.take();
                     this.state.set(State::Done);
                     // On an error the permit drops here, released at once.
-                    let response = result.map_err(LimitError::Inner)?;
+                    let response = result.map_err(Into::into)?;
                     let guard = match (*this.release_at, permit) {
                         (ReleaseAt::BodyEnd, Some(permit)) => Some(Pass { _permit: permit }),
                         _ => None,
@@ -280,9 +287,9 @@ where
                 StateProj::Refused { error } => {
                     let error = error.take().unwrap_or(LimitError::Closed);
                     this.state.set(State::Done);
-                    return Poll::Ready(Err(error));
+                    return Poll::Ready(Err(Box::new(error)));
                 }
-                StateProj::Done => return Poll::Ready(Err(LimitError::Closed)),
+                StateProj::Done => return Poll::Ready(Err(Box::new(LimitError::Closed))),
             }
         }
     }

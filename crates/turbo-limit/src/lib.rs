@@ -51,20 +51,21 @@
 //!     kinds,
 //!     [EventKind::PermitAcquired, EventKind::Admitted, EventKind::HeadersReceived, EventKind::BodyFinished]
 //! );
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), turbo_limit::BoxError>(())
 //! # })?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), turbo_limit::BoxError>(())
 //! ```
 
 mod error;
-mod gate;
+pub mod future;
 mod host;
 mod queue;
+mod release;
 mod semaphore;
 mod sync;
 
 pub use error::LimitError;
-pub use gate::{Pass, ReleaseAt, ResponseFuture};
+pub use future::{Pass, ResponseFuture};
 pub use host::{
     HostConcurrencyLimit, HostConcurrencyLimitLayer, HostConcurrencyLimitLayerBuilder,
     HostLimitStats, HostLimiter, HostStats, KeyFn,
@@ -72,8 +73,10 @@ pub use host::{
 pub use queue::{
     PriorityQueue, PriorityQueueLayer, PriorityQueueLayerBuilder, QueueHandle, QueueStats,
 };
+pub use release::ReleaseAt;
 pub use semaphore::{
     Acquire, AcquireError, Idle, MAX_PERMITS, PriorityPermit, PrioritySemaphore, QueueLimits,
     SemaphoreStats, StopMode, TryAcquireError,
 };
+pub use tower::BoxError;
 pub use turbo_core::Priority;

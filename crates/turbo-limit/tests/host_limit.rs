@@ -15,7 +15,15 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use tower::{Layer, Service, ServiceExt, service_fn};
-use turbo_limit::{HostConcurrencyLimitLayer, LimitError, Priority, StopMode};
+use turbo_limit::{BoxError, HostConcurrencyLimitLayer, LimitError, Priority, StopMode};
+
+/// The layer's refusal inside a [`BoxError`]; panics on any other error.
+fn refusal<T>(result: Result<T, BoxError>) -> Result<T, LimitError> {
+    result.map_err(|error| match error.downcast_ref::<LimitError>() {
+        Some(refusal) => refusal.clone(),
+        None => panic!("not a LimitError: {error}"),
+    })
+}
 
 /// A body with one frame: not at its end until read, so it holds its permit.
 type Body = Full<Bytes>;
@@ -311,7 +319,7 @@ async fn too_many_busy_hosts_is_a_typed_error() {
         .oneshot(request("http://c.test/", Priority::Normal))
         .await;
     assert!(matches!(
-        refused,
+        refusal(refused),
         Err(LimitError::TooManyHosts { limit: 2 })
     ));
     drop(a);
@@ -360,10 +368,10 @@ async fn idle_hosts_are_swept_and_busy_ones_kept() {
 
 #[test]
 fn relative_uris_are_refused_not_pooled_together() {
-    let mut service = HostConcurrencyLimitLayer::new().layer(Slow { polls: 0 });
+    let mut service = HostConcurrencyLimitLayer::default().layer(Slow { polls: 0 });
     let mut future = service.call(Request::get("/relative").body(()).unwrap());
     assert!(matches!(
-        poll_once(&mut future),
+        poll_once(&mut future).map(refusal),
         Poll::Ready(Err(LimitError::InvalidHost(_)))
     ));
 }
@@ -396,13 +404,15 @@ async fn shutdown_drains_or_cancels_waiters_and_refuses_new_work() {
             .clone()
             .oneshot(request("http://h.test/", Priority::Normal))
             .await;
-        assert!(matches!(refused, Err(LimitError::Closed)));
+        assert!(matches!(refusal(refused), Err(LimitError::Closed)));
 
         drop(in_flight);
         let waited = waiter.await.unwrap();
         match mode {
             StopMode::Drain => drop(waited.unwrap()),
-            StopMode::CancelPending => assert!(matches!(waited, Err(LimitError::QueueStopped))),
+            StopMode::CancelPending => {
+                assert!(matches!(refusal(waited), Err(LimitError::QueueStopped)))
+            }
         }
         shutdown.await.unwrap();
         // Idempotent: a second shutdown completes at once.
@@ -468,7 +478,7 @@ fn a_refused_request_gives_back_what_the_inner_readiness_reserved() {
     // No authority: refused at `call`, the inner service never called.
     let mut refused = first.call(request("/relative", Priority::Normal));
     assert!(matches!(
-        poll_once(&mut refused),
+        poll_once(&mut refused).map(refusal),
         Poll::Ready(Err(LimitError::InvalidHost(_)))
     ));
     // `first` lives on, as an idle clone in a pool would: the permit its readiness
@@ -568,4 +578,68 @@ async fn waits_and_permits_are_recorded_on_the_requests_timeline() {
             .field("waited"),
         Some(FieldValue::Duration(_))
     ));
+}
+
+/// A request waiting for its host holds no readiness of the service inside: with
+/// tower's `ConcurrencyLimit(1)` below the host limit and one host saturated with
+/// waiters, a request to another host still goes straight through, and each
+/// waiter readies its own clone once its host has room.
+#[test]
+fn waiting_requests_hold_no_readiness_of_the_inner_service() {
+    let inner = tower::limit::ConcurrencyLimit::new(
+        service_fn(|_: Request<()>| std::future::ready(Ok::<_, Infallible>(Response::new(body())))),
+        1,
+    );
+    let layer = HostConcurrencyLimitLayer::builder().max_per_host(1).build();
+    let limiter = layer.limiter().clone();
+    let mut service = layer.layer(inner);
+
+    // Host A: one response whose body holds A's only permit.
+    assert!(matches!(
+        poll_once(&mut service.ready()),
+        Poll::Ready(Ok(_))
+    ));
+    let Poll::Ready(Ok(held)) =
+        poll_once(&mut service.call(request("http://a.test/", Priority::Normal)))
+    else {
+        panic!("the first request to a.test goes straight through");
+    };
+    // Three more for A, each made ready (taking the inner permit) and then called:
+    // they wait for A's permit.
+    let mut waiters = Vec::new();
+    for _ in 0..3 {
+        assert!(
+            matches!(poll_once(&mut service.ready()), Poll::Ready(Ok(_))),
+            "an earlier waiter kept the inner service's one permit"
+        );
+        let mut waiter = service.call(request("http://a.test/", Priority::Normal));
+        assert!(poll_once(&mut waiter).is_pending());
+        waiters.push(waiter);
+    }
+    assert_eq!(limiter.stats().waiting(), 3);
+
+    // Host B is not held up behind them.
+    assert!(
+        matches!(poll_once(&mut service.ready()), Poll::Ready(Ok(_))),
+        "a waiter for a.test holds the inner permit, blocking b.test"
+    );
+    let b = poll_once(&mut service.call(request("http://b.test/", Priority::Normal)));
+    assert!(
+        matches!(b, Poll::Ready(Ok(_))),
+        "b.test did not complete at once"
+    );
+    drop(b);
+
+    // A's permit comes back: the first waiter readies its own clone and completes.
+    drop(held);
+    let first = poll_once(&mut waiters[0]);
+    assert!(
+        matches!(first, Poll::Ready(Ok(_))),
+        "the first waiter did not proceed"
+    );
+    assert!(poll_once(&mut waiters[1]).is_pending());
+    drop(first);
+    drop(waiters);
+    assert_eq!(limiter.stats().in_flight(), 0);
+    assert_eq!(limiter.stats().waiting(), 0);
 }

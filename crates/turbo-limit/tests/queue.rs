@@ -14,7 +14,15 @@ use http::{Request, Response};
 use http_body_util::Full;
 use proptest::prelude::*;
 use tower::{Layer, Service, ServiceExt, service_fn};
-use turbo_limit::{LimitError, Priority, PriorityQueueLayer, StopMode};
+use turbo_limit::{BoxError, LimitError, Priority, PriorityQueueLayer, StopMode};
+
+/// The layer's refusal inside a [`BoxError`]; panics on any other error.
+fn refusal<T>(result: Result<T, BoxError>) -> Result<T, LimitError> {
+    result.map_err(|error| match error.downcast_ref::<LimitError>() {
+        Some(refusal) => refusal.clone(),
+        None => panic!("not a LimitError: {error}"),
+    })
+}
 
 fn request(path: &str, priority: Priority) -> Request<()> {
     let mut request = Request::get(format!("http://q.test{path}"))
@@ -114,14 +122,14 @@ fn a_full_queue_sheds_load_at_once() {
     assert!(poll_once(&mut low).is_pending());
     let mut second_low = Box::pin(service.call(request("/3", Priority::Low)));
     assert!(matches!(
-        poll_once(&mut second_low),
+        poll_once(&mut second_low).map(refusal),
         Poll::Ready(Err(LimitError::QueueFull))
     ));
     let mut high = Box::pin(service.call(request("/4", Priority::High)));
     assert!(poll_once(&mut high).is_pending());
     let mut overflow = Box::pin(service.call(request("/5", Priority::Critical)));
     assert!(matches!(
-        poll_once(&mut overflow),
+        poll_once(&mut overflow).map(refusal),
         Poll::Ready(Err(LimitError::QueueFull))
     ));
     let stats = handle.stats();
@@ -186,13 +194,15 @@ async fn stop_in_both_modes_with_work_queued_and_in_flight() {
             .clone()
             .oneshot(request("/3", Priority::Critical))
             .await;
-        assert!(matches!(late, Err(LimitError::Closed)));
+        assert!(matches!(refusal(late), Err(LimitError::Closed)));
 
         drop(in_flight);
         let outcome = queued.await.unwrap();
         match mode {
             StopMode::Drain => drop(outcome.unwrap()),
-            StopMode::CancelPending => assert!(matches!(outcome, Err(LimitError::QueueStopped))),
+            StopMode::CancelPending => {
+                assert!(matches!(refusal(outcome), Err(LimitError::QueueStopped)))
+            }
         }
         stop.await.unwrap();
         handle.stop(mode).await; // idempotent
@@ -236,8 +246,10 @@ async fn stop_races_safely_with_calls() {
     while let Some(result) = calls.join_next().await {
         match result.unwrap() {
             Ok(()) => ok += 1,
-            Err(LimitError::Closed | LimitError::QueueStopped) => refused += 1,
-            Err(other) => panic!("unexpected error {other}"),
+            Err(error) => match error.downcast_ref::<LimitError>() {
+                Some(LimitError::Closed | LimitError::QueueStopped) => refused += 1,
+                _ => panic!("unexpected error {error}"),
+            },
         }
     }
     assert_eq!(ok + refused, 2_001);

@@ -9,9 +9,9 @@ use http::Uri;
 use tower::Layer;
 use turbo_core::{HostKey, HostKeyError};
 
-use crate::gate::ReleaseAt;
 use crate::host::registry::{HostLimitConfig, HostLimiter};
 use crate::host::service::HostConcurrencyLimit;
+use crate::release::ReleaseAt;
 
 /// Limits how many requests are in flight to each host, like a browser's six
 /// connections per host, with waiters served by priority.
@@ -73,9 +73,9 @@ use crate::host::service::HostConcurrencyLimit;
 /// assert_eq!(limiter.stats().in_flight(), 1, "held until the body ends");
 /// drop(response);
 /// assert_eq!(limiter.stats().in_flight(), 0);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), turbo_limit::BoxError>(())
 /// # })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), turbo_limit::BoxError>(())
 /// ```
 #[derive(Clone)]
 pub struct HostConcurrencyLimitLayer {
@@ -84,9 +84,11 @@ pub struct HostConcurrencyLimitLayer {
 }
 
 impl HostConcurrencyLimitLayer {
-    /// A layer with the defaults: 6 per host, 60 s idle eviction, 1,024 hosts.
-    pub fn new() -> Self {
-        Self::builder().build()
+    /// A layer that lets `max_per_host` requests (at least 1) be in flight to each
+    /// host, with the other defaults: 60 s idle eviction, 1,024 hosts. `Default`
+    /// gives 6 per host.
+    pub fn new(max_per_host: usize) -> Self {
+        Self::builder().max_per_host(max_per_host).build()
     }
 
     /// Starts configuring a layer.
@@ -103,7 +105,7 @@ impl HostConcurrencyLimitLayer {
 
 impl Default for HostConcurrencyLimitLayer {
     fn default() -> Self {
-        Self::new()
+        Self::builder().build()
     }
 }
 

@@ -7,10 +7,13 @@ use http_body::Body;
 use tower::Service;
 use turbo_core::{EventKind, GuardedBody, RequestContext};
 
+use crate::BoxError;
 use crate::error::LimitError;
-use crate::gate::{Admission, Pass, ReleaseAt, ResponseFuture};
+use crate::future::{Admission, Pass, ResponseFuture};
+use crate::host::HostConcurrencyLimitLayer;
 use crate::host::cache::CacheKey;
 use crate::host::registry::{EntryError, HostLimiter};
+use crate::release::ReleaseAt;
 
 /// Limits requests in flight per host; see
 /// [`HostConcurrencyLimitLayer`](crate::HostConcurrencyLimitLayer).
@@ -38,24 +41,46 @@ impl<S> HostConcurrencyLimit<S> {
         }
     }
 
+    /// A layer that lets `max_per_host` requests be in flight to each host: the
+    /// same as [`HostConcurrencyLimitLayer::new`].
+    pub fn layer(max_per_host: usize) -> HostConcurrencyLimitLayer {
+        HostConcurrencyLimitLayer::new(max_per_host)
+    }
+
     /// The shared limiter.
     pub fn limiter(&self) -> &HostLimiter {
         &self.limiter
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
     }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HostConcurrencyLimit<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
     ResBody: Body,
 {
     type Response = Response<GuardedBody<ResBody, Option<Pass>>>;
-    type Error = LimitError<S::Error>;
+    type Error = BoxError;
     type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // Only the inner service's readiness: the host is unknown until `call`.
-        self.inner.poll_ready(cx).map_err(LimitError::Inner)
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {

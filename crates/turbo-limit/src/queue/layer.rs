@@ -6,8 +6,8 @@ use std::future::Future;
 use tower::Layer;
 use turbo_core::Priority;
 
-use crate::gate::ReleaseAt;
 use crate::queue::service::PriorityQueue;
+use crate::release::ReleaseAt;
 use crate::semaphore::{PrioritySemaphore, QueueLimits, SemaphoreStats, StopMode};
 
 /// Lets at most N requests through at once and queues the rest, admitting them
@@ -62,9 +62,9 @@ use crate::semaphore::{PrioritySemaphore, QueueLimits, SemaphoreStats, StopMode}
 /// handle.stop(StopMode::Drain).await; // completes once idle
 /// let refused = service.oneshot(Request::get("http://example.com/").body(())?).await;
 /// assert!(refused.is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), turbo_limit::BoxError>(())
 /// # })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), turbo_limit::BoxError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct PriorityQueueLayer {
@@ -73,6 +73,12 @@ pub struct PriorityQueueLayer {
 }
 
 impl PriorityQueueLayer {
+    /// A queue that lets `max_in_flight` requests (at least 1) through at once and
+    /// holds up to 1,024 more. `Default` gives 64 in flight.
+    pub fn new(max_in_flight: usize) -> Self {
+        Self::builder().max_in_flight(max_in_flight).build()
+    }
+
     /// Starts configuring a queue.
     pub fn builder() -> PriorityQueueLayerBuilder {
         PriorityQueueLayerBuilder::default()
@@ -81,6 +87,12 @@ impl PriorityQueueLayer {
     /// The handle for stats and stopping; services from this layer share it.
     pub fn handle(&self) -> QueueHandle {
         self.handle.clone()
+    }
+}
+
+impl Default for PriorityQueueLayer {
+    fn default() -> Self {
+        Self::builder().build()
     }
 }
 

@@ -7,9 +7,10 @@ use http_body::Body;
 use tower::Service;
 use turbo_core::{EventKind, GuardedBody};
 
-use crate::error::LimitError;
-use crate::gate::{Admission, Pass, ReleaseAt, ResponseFuture};
-use crate::queue::layer::QueueHandle;
+use crate::BoxError;
+use crate::future::{Admission, Pass, ResponseFuture};
+use crate::queue::layer::{PriorityQueueLayer, QueueHandle};
+use crate::release::ReleaseAt;
 
 /// Admits requests by priority through a bounded number of slots; see
 /// [`PriorityQueueLayer`](crate::PriorityQueueLayer).
@@ -37,25 +38,47 @@ impl<S> PriorityQueue<S> {
         }
     }
 
+    /// A layer that lets `max_in_flight` requests through at once and queues the
+    /// rest: the same as [`PriorityQueueLayer::new`].
+    pub fn layer(max_in_flight: usize) -> PriorityQueueLayer {
+        PriorityQueueLayer::new(max_in_flight)
+    }
+
     /// The queue's handle.
     pub fn handle(&self) -> &QueueHandle {
         &self.handle
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
     }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PriorityQueue<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
     ResBody: Body,
 {
     type Response = Response<GuardedBody<ResBody, Option<Pass>>>;
-    type Error = LimitError<S::Error>;
+    type Error = BoxError;
     type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // The slot is taken in the response future, by priority; `poll_ready`
         // reserving one would admit by arrival order instead.
-        self.inner.poll_ready(cx).map_err(LimitError::Inner)
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
