@@ -77,8 +77,11 @@ pin_project! {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub struct GuardedBody<B, G: BodyGuard> {
+        // `None` only for `Default`'s empty body: middleware that answers by
+        // itself (tower-http's `Timeout`) needs one for any `B`, hyper's
+        // `Incoming` included, which has no `Default` of its own.
         #[pin]
-        inner: B,
+        inner: Option<B>,
         guard: Option<G>,
     }
 
@@ -94,11 +97,12 @@ pin_project! {
 impl<B: Body, G: BodyGuard> GuardedBody<B, G> {
     /// Wraps `inner`, holding `guard` until it ends.
     pub fn new(inner: B, guard: G) -> Self {
+        let end = inner.is_end_stream();
         let mut body = Self {
-            inner,
+            inner: Some(inner),
             guard: Some(guard),
         };
-        if body.inner.is_end_stream() {
+        if end {
             body.release(BodyEnd::Complete);
         }
         body
@@ -106,7 +110,10 @@ impl<B: Body, G: BodyGuard> GuardedBody<B, G> {
 
     /// Wraps `inner` with no guard.
     pub fn unguarded(inner: B) -> Self {
-        Self { inner, guard: None }
+        Self {
+            inner: Some(inner),
+            guard: None,
+        }
     }
 
     /// Whether the guard is still held.
@@ -121,12 +128,15 @@ impl<B: Body, G: BodyGuard> GuardedBody<B, G> {
     }
 }
 
-/// An empty, unguarded body, for middleware that makes its own responses (tower-http's
-/// `Timeout` answers 408 with `ResBody::default()`): nothing is held, so nothing is
-/// released.
-impl<B: Body + Default, G: BodyGuard> Default for GuardedBody<B, G> {
+/// An empty, unguarded body, for any `B`: for middleware that makes its own
+/// responses (tower-http's `Timeout` answers 408 with `ResBody::default()`). Nothing
+/// is held, so nothing is released.
+impl<B, G: BodyGuard> Default for GuardedBody<B, G> {
     fn default() -> Self {
-        Self::unguarded(B::default())
+        Self {
+            inner: None,
+            guard: None,
+        }
     }
 }
 
@@ -138,12 +148,15 @@ impl<B: Body, G: BodyGuard> Body for GuardedBody<B, G> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let mut this = self.project();
-        let polled = ready!(this.inner.as_mut().poll_frame(cx));
+        let this = self.project();
+        let Some(mut inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = ready!(inner.as_mut().poll_frame(cx));
         let end = match &polled {
             None => Some(BodyEnd::Complete),
             Some(Err(_)) => Some(BodyEnd::Error),
-            Some(Ok(_)) if this.inner.is_end_stream() => Some(BodyEnd::Complete),
+            Some(Ok(_)) if inner.is_end_stream() => Some(BodyEnd::Complete),
             Some(Ok(_)) => None,
         };
         if let Some(end) = end
@@ -155,11 +168,13 @@ impl<B: Body, G: BodyGuard> Body for GuardedBody<B, G> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }
 
@@ -169,5 +184,37 @@ impl<B: fmt::Debug, G: BodyGuard> fmt::Debug for GuardedBody<B, G> {
             .field("inner", &self.inner)
             .field("guarded", &self.guard.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    /// A body type with no `Default` of its own, as hyper's `Incoming`.
+    struct NoDefault;
+
+    impl Body for NoDefault {
+        type Data = bytes::Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+            Poll::Ready(Some(Ok(Frame::data(bytes::Bytes::from_static(b"x")))))
+        }
+    }
+
+    #[test]
+    fn the_default_body_is_empty_and_unguarded_for_any_inner_type() {
+        let mut body = GuardedBody::<NoDefault, ()>::default();
+        assert!(!body.is_guarded());
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        let polled = Pin::new(&mut body).poll_frame(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(polled, Poll::Ready(None)));
     }
 }

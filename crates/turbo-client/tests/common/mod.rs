@@ -4,7 +4,10 @@
 //! bytes, 10 arrive, then the connection dies), `/slow-body/<ms>` (a chunk every
 //! `ms`), `/echo-priority` (echoes the `x-priority` header), `/audio/<fixture>`
 //! (a turbo-audio test fixture with its content type and length), `/audio-cut/<fixture>`
-//! (the same headers, half the bytes, then the connection dies).
+//! (the same headers, half the bytes, then the connection dies), `/redirect?to=<url>`
+//! (302 to the URL), `/gzip` (a gzip-encoded text, [`GZIP_TEXT`] decoded),
+//! `/echo-header/<name>` (echoes that request header), `/fail-once/<key>` (503 the
+//! first time a key is seen, 200 after).
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -37,7 +40,21 @@ struct Counts {
 #[derive(Clone, Default)]
 pub struct Occupancy {
     hosts: Arc<Mutex<HashMap<IpAddr, Counts>>>,
+    /// Keys `/fail-once/<key>` has seen.
+    seen: Arc<Mutex<std::collections::HashSet<String>>>,
 }
+
+/// What `/gzip` decodes to.
+pub const GZIP_TEXT: &str = "hello from gzip, decoded by tower-http";
+
+/// `GZIP_TEXT` twenty times over, gzip-compressed (`gzip.compress(.., mtime=0)`).
+const GZIP_BODY: [u8; 66] = [
+    0x1f, 0x8b, 0x8, 0x0, 0x0, 0x0, 0x0, 0x0, 0x2, 0x3, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x57, 0x48,
+    0x2b, 0xca, 0xcf, 0x55, 0x48, 0xaf, 0xca, 0x2c, 0xd0, 0x51, 0x48, 0x49, 0x4d, 0xce, 0x4f, 0x49,
+    0x4d, 0x51, 0x48, 0xaa, 0x54, 0x28, 0xc9, 0x2f, 0x4f, 0x2d, 0xd2, 0xcd, 0x28, 0x29, 0x29, 0xc8,
+    0x18, 0x55, 0x35, 0xaa, 0x6a, 0x58, 0xa9, 0x2, 0x0, 0x9a, 0xc6, 0xb1, 0x26, 0xf8, 0x2, 0x0,
+    0x0,
+];
 
 impl Occupancy {
     fn enter(&self, host: IpAddr) {
@@ -124,6 +141,7 @@ async fn handle(
     occupancy: Occupancy,
 ) -> Result<Response<TestBody>, Infallible> {
     occupancy.enter(host);
+    let seen = Arc::clone(&occupancy.seen);
     let leave = Leave { occupancy, host };
     let path = request.uri().path().to_owned();
     let mut parts = path.trim_start_matches('/').split('/');
@@ -133,7 +151,41 @@ async fn handle(
     let mut fail_at_end = false;
     let mut content_length = None;
     let mut content_type = None;
+    let mut extra_headers: Vec<(http::HeaderName, http::HeaderValue)> = Vec::new();
     match (parts.next(), parts.next()) {
+        (Some("redirect"), _) => {
+            let to = request
+                .uri()
+                .query()
+                .and_then(|query| query.strip_prefix("to="))
+                .unwrap_or("/ok");
+            status = StatusCode::FOUND;
+            chunks = Vec::new();
+            extra_headers.push((
+                http::header::LOCATION,
+                http::HeaderValue::from_str(to).unwrap(),
+            ));
+        }
+        (Some("gzip"), _) => {
+            chunks = vec![Bytes::from_static(&GZIP_BODY)];
+            extra_headers.push((
+                http::header::CONTENT_ENCODING,
+                http::HeaderValue::from_static("gzip"),
+            ));
+        }
+        (Some("echo-header"), Some(name)) => {
+            let value = request
+                .headers()
+                .get(name)
+                .map(|v| Bytes::copy_from_slice(v.as_bytes()))
+                .unwrap_or_default();
+            chunks = vec![value];
+        }
+        (Some("fail-once"), Some(key)) => {
+            if seen.lock().unwrap().insert(key.to_owned()) {
+                status = StatusCode::SERVICE_UNAVAILABLE;
+            }
+        }
         (Some("sleep"), Some(ms)) => {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
         }
@@ -188,6 +240,9 @@ async fn handle(
             http::header::CONTENT_LENGTH,
             http::HeaderValue::from(length),
         );
+    }
+    for (name, value) in extra_headers {
+        response.headers_mut().insert(name, value);
     }
     if let Some(content_type) = content_type {
         response.headers_mut().insert(
