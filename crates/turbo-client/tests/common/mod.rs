@@ -181,10 +181,9 @@ async fn handle(
                 .unwrap_or_default();
             chunks = vec![value];
         }
-        (Some("fail-once"), Some(key)) => {
-            if seen.lock().unwrap().insert(key.to_owned()) {
-                status = StatusCode::SERVICE_UNAVAILABLE;
-            }
+        // A key seen before falls through to the plain answer.
+        (Some("fail-once"), Some(key)) if seen.lock().unwrap().insert(key.to_owned()) => {
+            status = StatusCode::SERVICE_UNAVAILABLE;
         }
         (Some("sleep"), Some(ms)) => {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
