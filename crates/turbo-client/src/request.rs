@@ -106,13 +106,14 @@ impl<'a, T: Transport> RequestBuilder<'a, T> {
         (self.client, self.request)
     }
 
-    /// Sends the request when the returned future is first polled. The future
-    /// fails with an [`Error`] naming the stage that failed (`InvalidRequest` for a
-    /// bad URL or header); `ClientClosed` after shutdown.
-    pub fn send(self) -> SendFuture<'a, T> {
+    /// Sends the request: it enters the client's stack now, and the returned
+    /// future (`Send + 'static`, so it can be spawned) drives it from there. The
+    /// future fails with an [`Error`] naming the stage that failed
+    /// (`InvalidRequest` for a bad URL or header); `ClientClosed` after shutdown.
+    pub fn send(self) -> SendFuture<T> {
         match self.request {
             Ok(request) => SendFuture::new(self.client, request),
-            Err(error) => SendFuture::failed(self.client, error),
+            Err(error) => SendFuture::failed(error),
         }
     }
 }

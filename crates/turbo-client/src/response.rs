@@ -115,20 +115,7 @@ pub struct Response<B> {
     buffers: ResponseBuffers,
 }
 
-impl<B> Response<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    pub(crate) fn new(response: http::Response<StackBody<B>>, buffers: ResponseBuffers) -> Self {
-        let (head, inner) = response.into_parts();
-        Self {
-            head,
-            body: ResponseBody { inner },
-            buffers,
-        }
-    }
-
+impl<B> Response<B> {
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.head.status
@@ -148,6 +135,21 @@ where
     /// dropped). Clone it to read it after consuming the response.
     pub fn timeline(&self) -> Option<&TimelineSnapshot> {
         self.head.extensions.get::<TimelineSnapshot>()
+    }
+}
+
+impl<B> Response<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    pub(crate) fn new(response: http::Response<StackBody<B>>, buffers: ResponseBuffers) -> Self {
+        let (head, inner) = response.into_parts();
+        Self {
+            head,
+            body: ResponseBody { inner },
+            buffers,
+        }
     }
 
     /// Turns a 4xx or 5xx status into an [`ErrorKind::Status`](crate::ErrorKind::Status) error.

@@ -1,10 +1,16 @@
 //! [`SendFuture`]: one request on its way through the stack.
 //!
-//! On its first poll the future enters the stack with a clone lent from the
-//! client's pool: when the clone is ready at once (every turbo layer is; a transport
-//! nearly always is), `call` runs right away and the clone goes back to the pool, so
-//! the future then only holds the stack's response future. A stack that is not
-//! ready keeps its clone (out of the pool) until it is.
+//! The request enters the stack when the future is made (in `send`), with a clone
+//! lent from the client's pool: when the clone is ready at once (every turbo layer
+//! is; a transport nearly always is), `call` runs right away and the clone goes back
+//! to the pool, so the future owns only the stack's response future and borrows
+//! nothing: it is `Send + 'static` and can be spawned. A stack that is not ready
+//! keeps its clone (out of the pool) in the future until it is.
+//!
+//! Entering at `send` rather than at the first poll is what lets the future own
+//! nothing of the client: a lazy future would have to keep a handle to the client
+//! (a reference count on the client's shared state, written by both cores for every
+//! request) only to reach the pool at its first poll.
 //!
 //! A hand-written future rather than an `async fn`: the compiler's state machine for
 //! the same steps kept the request, the clone, the response future and the response
@@ -13,7 +19,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use http::Request;
 use pin_project_lite::pin_project;
@@ -33,9 +39,17 @@ pin_project! {
     /// [`RequestBuilder::send`](crate::RequestBuilder::send): resolves to the
     /// response head (the body streams afterwards) or the [`Error`] of the stage
     /// that failed. Dropping it cancels the request and releases whatever it holds.
-    #[must_use = "a request does nothing until its future is awaited"]
-    pub struct SendFuture<'a, T: Transport> {
-        client: &'a TurboClient<T>,
+    ///
+    /// The future is `Send + 'static`: it borrows nothing from the client, so it
+    /// can be handed to `tokio::spawn`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it at any point releases what the request holds: its place in a
+    /// wait queue, its host permit and global slot, its context. A request whose
+    /// headers had not arrived is abandoned; the server may still have seen it.
+    #[must_use = "a request runs only while its future is polled"]
+    pub struct SendFuture<T: Transport> {
         #[pin]
         state: State<T>,
     }
@@ -45,10 +59,6 @@ pin_project! {
     #[project = StateProj]
     #[project_replace = StateTaken]
     enum State<T: Transport> {
-        /// Not polled yet.
-        Start {
-            request: Option<Request<RequestBody>>,
-        },
         /// The request is in the stack; `buffers` is the lent clone's handle to the
         /// byte pool, for the response.
         Calling {
@@ -70,72 +80,60 @@ pin_project! {
     }
 }
 
-impl<'a, T: Transport> SendFuture<'a, T> {
-    /// A future that sends `request` when first polled.
-    pub(crate) fn new(client: &'a TurboClient<T>, request: Request<RequestBody>) -> Self {
-        Self {
-            client,
-            state: State::Start {
+impl<T: Transport> SendFuture<T> {
+    /// Enters `request` into `client`'s stack: called at once when a lent stack
+    /// clone is ready (nearly always), or else kept with that clone until it is.
+    pub(crate) fn new(client: &TurboClient<T>, request: Request<RequestBody>) -> Self {
+        if client.is_closed() {
+            return Self::failed(Error::closed());
+        }
+        let mut lent = Lent(Some(client.shared.stacks.get()));
+        // Readiness is tried with a waker that does nothing: if the stack is not
+        // ready, the future's first poll asks again with the caller's waker.
+        let state = match lent
+            .stack
+            .poll_ready(&mut Context::from_waker(Waker::noop()))
+        {
+            // The clone goes back to the pool when `lent` drops at the end of this
+            // function: its `call` future owns all it needs, and the response a
+            // counted handle to the byte pool. The count is the clone's own, on a
+            // line this thread already owns (the pool lends a thread the slot it
+            // used last).
+            Poll::Ready(Ok(())) => {
+                let future = lent.stack.call(request);
+                let buffers = lent.buffers.clone();
+                State::Calling { future, buffers }
+            }
+            // A service that failed is not reused (tower's contract).
+            Poll::Ready(Err(error)) => {
+                drop(lent.detach());
+                State::Failed {
+                    error: Some(Error::from_stack(error)),
+                }
+            }
+            Poll::Pending => State::NotReady {
+                stack: lent.detach(),
                 request: Some(request),
             },
-        }
+        };
+        Self { state }
     }
 
     /// A future that fails with `error` when polled.
-    pub(crate) fn failed(client: &'a TurboClient<T>, error: Error) -> Self {
+    pub(crate) fn failed(error: Error) -> Self {
         Self {
-            client,
             state: State::Failed { error: Some(error) },
         }
     }
 }
 
-impl<T: Transport> Future for SendFuture<'_, T> {
+impl<T: Transport> Future for SendFuture<T> {
     type Output = Result<Response<T::ResponseBody>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Start { request } => {
-                    let Some(request) = request.take() else {
-                        this.state.set(State::Failed { error: None });
-                        continue;
-                    };
-                    if this.client.is_closed() {
-                        this.state.set(State::Failed {
-                            error: Some(Error::closed()),
-                        });
-                        continue;
-                    }
-                    let mut lent = Lent(Some(this.client.shared.stacks.get()));
-                    match lent.stack.poll_ready(cx) {
-                        // The clone goes back to the pool when `lent` drops at the
-                        // end of this arm: its `call` future owns all it needs, and
-                        // the response a counted handle to the byte pool. The
-                        // count is the clone's own, on a line this thread already
-                        // owns (the pool lends a thread the slot it used last).
-                        Poll::Ready(Ok(())) => {
-                            let future = lent.stack.call(request);
-                            let buffers = lent.buffers.clone();
-                            this.state.set(State::Calling { future, buffers });
-                        }
-                        // A service that failed is not reused (tower's contract).
-                        Poll::Ready(Err(error)) => {
-                            drop(lent.detach());
-                            this.state.set(State::Failed {
-                                error: Some(Error::from_stack(error)),
-                            });
-                        }
-                        Poll::Pending => {
-                            this.state.set(State::NotReady {
-                                stack: lent.detach(),
-                                request: Some(request),
-                            });
-                            return Poll::Pending;
-                        }
-                    }
-                }
                 StateProj::Calling { future, .. } => {
                     let result = ready!(future.poll(cx));
                     // The handle moves into the response (no count taken here).
@@ -220,10 +218,9 @@ impl<S> Drop for Lent<'_, S> {
     }
 }
 
-impl<T: Transport> fmt::Debug for SendFuture<'_, T> {
+impl<T: Transport> fmt::Debug for SendFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
-            State::Start { .. } => "not polled",
             State::Calling { .. } => "calling",
             State::NotReady { .. } => "not ready",
             State::Failed { .. } => "failed",
