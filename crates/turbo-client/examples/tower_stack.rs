@@ -19,26 +19,24 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use turbo_client::TurboClient;
+use turbo_client::{TimelineSnapshot, TurboClient};
 
-/// Retries a 503 up to `left` more times.
+/// Retries a 503 up to `left` more times, 50 ms apart.
 #[derive(Clone)]
 struct RetryUnavailable {
     left: usize,
 }
 
-impl<B, E> tower::retry::Policy<Request<Full<Bytes>>, turbo_client::Response<B>, E>
-    for RetryUnavailable
-{
+impl<B, E> tower::retry::Policy<Request<Full<Bytes>>, Response<B>, E> for RetryUnavailable {
     type Future = tokio::time::Sleep;
 
     fn retry(
         &mut self,
         _request: &mut Request<Full<Bytes>>,
-        result: &mut Result<turbo_client::Response<B>, E>,
+        result: &mut Result<Response<B>, E>,
     ) -> Option<Self::Future> {
         let unavailable = matches!(result, Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE);
         if unavailable && self.left > 0 {
@@ -73,8 +71,8 @@ async fn main() -> Result<(), BoxError> {
     let request = Request::get(format!("http://{addr}/flaky")).body(Full::default())?;
     let response = service.oneshot(request).await?;
     println!("status after retries: {}", response.status());
-    let timeline = response.timeline().cloned();
-    let body = response.bytes().await?;
+    let timeline = TimelineSnapshot::of(&response).cloned();
+    let body = response.into_body().collect().await?.to_bytes();
     println!("body: {}", String::from_utf8_lossy(&body));
     if let Some(done) = timeline.as_ref().and_then(|t| t.finished()) {
         println!("last attempt's timeline:\n{}", done.timeline);

@@ -229,62 +229,6 @@ impl<T: Transport> TurboClient<T> {
     }
 }
 
-/// The whole client as a tower service, so that your own layers can wrap it (a
-/// retry, a rate limit, a `Buffer`): each call is [`TurboClient::send`], with every
-/// turbo layer inside. Any request body that converts into the client's
-/// [`RequestBody`] is accepted (`Full<Bytes>`, `Bytes`, `String`, `Vec<u8>`,
-/// `&'static str`).
-///
-/// `poll_ready` never waits (requests wait for their host and slot inside their
-/// future, by priority); after [`shutdown`](TurboClient::shutdown) it fails with
-/// `ClientClosed`, as `call` does.
-///
-/// ```
-/// use bytes::Bytes;
-/// use http_body_util::Full;
-/// use tower::{ServiceBuilder, ServiceExt};
-/// use turbo_client::TurboClient;
-/// use turbo_client::transport::MockTransport;
-///
-/// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
-/// let client = TurboClient::builder()
-///     .transport(MockTransport::ok(Bytes::from_static(b"hi")))
-///     .build()?;
-/// let service = ServiceBuilder::new()
-///     .concurrency_limit(32)
-///     .service(client);
-/// let request = http::Request::get("http://api.example.com/").body(Full::new(Bytes::new()))?;
-/// let response = service.oneshot(request).await?;
-/// assert_eq!(&response.bytes().await?[..], b"hi");
-/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-/// # })?;
-/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-/// ```
-impl<T, B> tower::Service<Request<B>> for TurboClient<T>
-where
-    T: Transport,
-    B: Into<RequestBody>,
-{
-    type Response = crate::response::Response<T::ResponseBody>;
-    type Error = Error;
-    type Future = SendFuture<T>;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        if self.is_closed() {
-            std::task::Poll::Ready(Err(Error::closed()))
-        } else {
-            std::task::Poll::Ready(Ok(()))
-        }
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        self.send(request.map(Into::into))
-    }
-}
-
 impl<T: Transport> fmt::Debug for TurboClient<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TurboClient")

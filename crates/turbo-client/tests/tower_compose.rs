@@ -24,7 +24,7 @@ use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use turbo_core::ContextLayer;
 use turbo_limit::{HostConcurrencyLimitLayer, HostLimiter, LimitError, PriorityQueueLayer};
 
-use common::{GZIP_TEXT, eventually, start};
+use common::{GZIP_TEXT, RetryUnavailable, eventually, start};
 
 type Transport = Client<HttpConnector, Full<Bytes>>;
 
@@ -257,36 +257,6 @@ async fn catch_panic_outside_answers_500_and_everything_is_released() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-/// Retries a 503 once, cloning the request.
-#[derive(Clone)]
-struct RetryUnavailable {
-    left: usize,
-}
-
-impl<B, E> tower::retry::Policy<Request<Full<Bytes>>, Response<B>, E> for RetryUnavailable {
-    type Future = std::future::Ready<()>;
-
-    fn retry(
-        &mut self,
-        _request: &mut Request<Full<Bytes>>,
-        result: &mut Result<Response<B>, E>,
-    ) -> Option<Self::Future> {
-        match result {
-            Ok(response)
-                if response.status() == StatusCode::SERVICE_UNAVAILABLE && self.left > 0 =>
-            {
-                self.left -= 1;
-                Some(std::future::ready(()))
-            }
-            _ => None,
-        }
-    }
-
-    fn clone_request(&mut self, request: &Request<Full<Bytes>>) -> Option<Request<Full<Bytes>>> {
-        Some(request.clone())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_outside_takes_a_permit_per_attempt() {
     let server = start(&["127.0.0.1"]).await;
@@ -295,7 +265,10 @@ async fn retry_outside_takes_a_permit_per_attempt() {
     let hosts = HostConcurrencyLimitLayer::new(1);
     let limiter = hosts.limiter().clone();
     let service = ServiceBuilder::new()
-        .layer(tower::retry::RetryLayer::new(RetryUnavailable { left: 1 }))
+        .layer(tower::retry::RetryLayer::new(RetryUnavailable {
+            left: 1,
+            backoff: Duration::ZERO,
+        }))
         .layer(ContextLayer::new())
         .layer(hosts)
         .service(transport());

@@ -324,3 +324,38 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
+
+/// A tower retry policy: retries a 503 up to `left` more times, after `backoff`.
+#[derive(Clone)]
+pub struct RetryUnavailable {
+    pub left: usize,
+    pub backoff: Duration,
+}
+
+impl<B, E> tower::retry::Policy<Request<http_body_util::Full<Bytes>>, Response<B>, E>
+    for RetryUnavailable
+{
+    type Future = tokio::time::Sleep;
+
+    fn retry(
+        &mut self,
+        _request: &mut Request<http_body_util::Full<Bytes>>,
+        result: &mut Result<Response<B>, E>,
+    ) -> Option<Self::Future> {
+        let unavailable =
+            matches!(result, Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE);
+        if unavailable && self.left > 0 {
+            self.left -= 1;
+            Some(tokio::time::sleep(self.backoff))
+        } else {
+            None
+        }
+    }
+
+    fn clone_request(
+        &mut self,
+        request: &Request<http_body_util::Full<Bytes>>,
+    ) -> Option<Request<http_body_util::Full<Bytes>>> {
+        Some(request.clone())
+    }
+}
