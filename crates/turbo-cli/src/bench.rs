@@ -181,7 +181,8 @@ async fn http_loopback(plan: BenchPlan) -> Result<CaseResult, CliError> {
         .max_in_flight(CALLERS * 2)
         .build()
         .map_err(CliError::Client)?;
-    let hyper_client: Client<_, RequestBody> = Client::builder(TokioExecutor::new()).build_http();
+    let hyper_client: Client<_, http_body_util::Full<bytes::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
     let ours_url = Arc::clone(&url);
     let result = race(
         CASE,

@@ -201,16 +201,14 @@ fn http_loopback(c: &mut Criterion) {
     let hyper_util_client = {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        let client: Client<HttpConnector, RequestBody> = Client::builder(TokioExecutor::new())
+        let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(32)
             .build(connector);
         move || {
             let client = client.clone();
             let uri = uri.clone();
             async move {
-                let request = Request::get(uri)
-                    .body(RequestBody::default())
-                    .expect("request");
+                let request = Request::get(uri).body(Full::default()).expect("request");
                 let response = client.request(request).await.expect("response");
                 let body = response
                     .into_body()

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request};
 use turbo_core::Priority;
@@ -73,10 +72,12 @@ impl<'a, T: Transport> RequestBuilder<'a, T> {
         })
     }
 
-    /// The request body.
-    pub fn body(self, body: impl Into<Bytes>) -> Self {
+    /// The request body: bytes in memory (`Bytes`, `String`, `Vec<u8>`,
+    /// `&'static str`), which can be replayed, or a stream
+    /// ([`RequestBody::from_stream`], [`RequestBody::wrap`]), sent once.
+    pub fn body(self, body: impl Into<RequestBody>) -> Self {
         self.edit(|request| {
-            *request.body_mut() = RequestBody::new(body.into());
+            *request.body_mut() = body.into();
             Ok(())
         })
     }

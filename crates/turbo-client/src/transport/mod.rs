@@ -4,18 +4,17 @@
 
 mod http_transport;
 mod mock;
+mod request_body;
 
 pub use http_transport::HttpTransport;
 pub use mock::{MockBody, MockError, MockReply, MockTransport};
+pub use request_body::RequestBody;
 
 use bytes::Bytes;
 use http_body::Body;
 use tower::Service;
 
 use crate::error::BoxError;
-
-/// The request body every transport receives.
-pub type RequestBody = http_body_util::Full<Bytes>;
 
 /// A tower service that can carry the client's requests: any `Clone + Send + Sync`
 /// service from `http::Request<RequestBody>` to an `http::Response` whose body

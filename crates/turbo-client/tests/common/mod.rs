@@ -6,7 +6,8 @@
 //! (a turbo-audio test fixture with its content type and length), `/audio-cut/<fixture>`
 //! (the same headers, half the bytes, then the connection dies), `/redirect?to=<url>`
 //! (302 to the URL), `/gzip` (a gzip-encoded text, [`GZIP_TEXT`] decoded),
-//! `/echo-header/<name>` (echoes that request header), `/fail-once/<key>` (503 the
+//! `/echo-header/<name>` (echoes that request header), `/echo-body` (echoes the
+//! request body), `/fail-once/<key>` (503 the
 //! first time a key is seen, 200 after).
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
@@ -172,6 +173,16 @@ async fn handle(
                 http::header::CONTENT_ENCODING,
                 http::HeaderValue::from_static("gzip"),
             ));
+        }
+        (Some("echo-body"), _) => {
+            use http_body_util::BodyExt;
+            chunks = match request.into_body().collect().await {
+                Ok(body) => vec![body.to_bytes()],
+                Err(_) => {
+                    status = StatusCode::BAD_REQUEST;
+                    Vec::new()
+                }
+            };
         }
         (Some("echo-header"), Some(name)) => {
             let value = request
