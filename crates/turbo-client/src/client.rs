@@ -4,42 +4,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
-use http::{Method, Request};
-use turbo_core::{ContextPool, ContextPoolStats, ContextService};
-use turbo_limit::{
-    HostConcurrencyLimit, HostLimitStats, HostLimiter, PriorityQueue, QueueHandle, QueueStats,
-    StopMode,
-};
+use turbo_core::{ContextPool, ContextPoolStats};
+use turbo_limit::{HostLimitStats, HostLimiter, QueueHandle, QueueStats, StopMode};
 use turbo_pool::{BytePool, BytePoolStats, ObjectPool};
 
-use crate::builder::TurboClientBuilder;
-use crate::error::Error;
-use crate::request::RequestBuilder;
-use crate::response::ResponseBuffers;
-use crate::send::SendFuture;
-use crate::timeout::Deadline;
-use crate::transport::{HttpTransport, RequestBody, Transport};
-use crate::url::IntoUrl;
-
-/// The composed stack, outermost first: context, per-host limit, priority queue,
-/// deadline, then the user's layers and the transport (both inside `T`).
-pub(crate) type Stack<T> = ContextService<HostConcurrencyLimit<PriorityQueue<Deadline<T>>>>;
-
-/// What a request borrows from the client's pool: a clone of the stack, and that
-/// clone's own handle to the byte pool, which the request's response takes (see
-/// [`ResponseBuffers`] for why the handle is per clone, not the client's).
-pub(crate) struct StackClone<T> {
-    pub(crate) stack: Stack<T>,
-    pub(crate) buffers: ResponseBuffers,
-}
-
-/// Idle clones of the stack kept for [`TurboClient::send`]: enough for every worker
-/// thread to find one free (a clone is lent only for the synchronous `poll_ready` +
-/// `call`), with room to spare.
-pub(crate) const IDLE_STACKS: usize = 32;
-
-/// A shutdown step, run once.
-pub(crate) type ShutdownHook = Box<dyn FnOnce() + Send>;
+use crate::config::{ClientConfig, ShutdownHook};
+use crate::error::{Error, ErrorKind};
+use crate::stack::{self, StackClone};
+use crate::transport::{HttpTransport, Transport};
 
 /// An HTTP client built from the turbo layers: every request gets a pooled context
 /// and a timeline, waits for its host (at most N in flight per host) and then for a
@@ -77,7 +49,7 @@ pub(crate) struct Shared<T: Transport> {
     pub(crate) hooks: Mutex<Vec<ShutdownHook>>,
     pub(crate) hooks_ran: Once,
     #[cfg(feature = "audio")]
-    pub(crate) audio: crate::audio::AudioState,
+    pub(crate) audio: crate::audio::state::AudioState,
 }
 
 /// A snapshot of everything a client holds.
@@ -109,71 +81,30 @@ impl ClientStats {
     }
 }
 
-impl TurboClient<HttpTransport> {
-    /// A client over hyper-util with the defaults (6 per host, 64 in flight, 1,024
-    /// queued, no timeout).
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Tls`](crate::ErrorKind::Tls) if the TLS configuration cannot be
-    /// built.
-    pub fn new() -> Result<Self, Error> {
-        Self::builder().build()
-    }
-
-    /// Starts configuring a client over hyper-util.
-    pub fn builder() -> TurboClientBuilder<HttpTransport> {
-        TurboClientBuilder::new(HttpTransport::new())
-    }
-}
-
 impl<T: Transport> TurboClient<T> {
-    pub(crate) fn from_shared(shared: Shared<T>) -> Self {
-        Self {
-            shared: Arc::new(shared),
+    /// Builds the stack from `config` over `transport`.
+    pub(crate) fn from_config(transport: T, config: ClientConfig) -> Result<Self, Error> {
+        if config.max_per_host == 0 || config.max_in_flight == 0 || config.max_hosts == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "per-host limit, in-flight limit and host cap must be at least 1",
+            ));
         }
-    }
-
-    /// A `GET` request. The URL is a string or an already parsed `http::Uri`
-    /// ([`IntoUrl`]); an invalid one fails the request at `send`, as
-    /// `InvalidRequest`.
-    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
-        RequestBuilder::new(self, Method::GET, url)
-    }
-
-    /// A `POST` request.
-    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
-        RequestBuilder::new(self, Method::POST, url)
-    }
-
-    /// A `PUT` request.
-    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
-        RequestBuilder::new(self, Method::PUT, url)
-    }
-
-    /// A `PATCH` request.
-    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
-        RequestBuilder::new(self, Method::PATCH, url)
-    }
-
-    /// A `DELETE` request.
-    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
-        RequestBuilder::new(self, Method::DELETE, url)
-    }
-
-    /// A request with any method.
-    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder<'_, T> {
-        RequestBuilder::new(self, method, url)
-    }
-
-    /// Sends a prepared request: it enters the stack now (takes its context, and
-    /// its host permit and global slot if they are free, or its place in line), and
-    /// the returned future, `Send + 'static`, drives it from there. Its
-    /// [`Priority`](turbo_core::Priority) and [`RequestTimeout`](crate::RequestTimeout)
-    /// extensions are honoured. The future fails with an [`Error`] naming the stage
-    /// that failed; `ClientClosed` after shutdown.
-    pub fn send(&self, request: Request<RequestBody>) -> SendFuture<T> {
-        SendFuture::new(self, request)
+        let parts = stack::build(transport, &config);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                stacks: parts.stacks,
+                contexts: parts.contexts,
+                limiter: parts.limiter,
+                queue: parts.queue,
+                buffers: parts.buffers,
+                closed: AtomicBool::new(false),
+                hooks: Mutex::new(config.hooks),
+                hooks_ran: Once::new(),
+                #[cfg(feature = "audio")]
+                audio: crate::audio::state::AudioState::new(config.audio),
+            }),
+        })
     }
 
     /// Whether [`shutdown`](Self::shutdown) has been called.

@@ -42,11 +42,13 @@
 pub mod audio;
 mod builder;
 mod client;
+mod config;
 mod error;
 mod request;
 mod response;
 mod send;
 mod service;
+mod stack;
 mod timeout;
 pub mod transport;
 mod url;

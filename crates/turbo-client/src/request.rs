@@ -14,6 +14,40 @@ use crate::timeout::RequestTimeout;
 use crate::transport::{RequestBody, Transport};
 use crate::url::IntoUrl;
 
+impl<T: Transport> TurboClient<T> {
+    /// A `GET` request. The URL is a string or an already parsed `http::Uri`
+    /// ([`IntoUrl`]); an invalid one fails the request at `send`, as
+    /// `InvalidRequest`.
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::GET, url)
+    }
+
+    /// A `POST` request.
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::POST, url)
+    }
+
+    /// A `PUT` request.
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::PUT, url)
+    }
+
+    /// A `PATCH` request.
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::PATCH, url)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, Method::DELETE, url)
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder<'_, T> {
+        RequestBuilder::new(self, method, url)
+    }
+}
+
 /// Builds one request; [`send`](Self::send) runs it through the client's stack.
 /// Errors in the URL or headers are reported by `send`, as `InvalidRequest`.
 #[must_use = "a request does nothing until it is sent"]

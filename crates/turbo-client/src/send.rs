@@ -26,9 +26,10 @@ use pin_project_lite::pin_project;
 use tower::Service;
 use turbo_pool::Pooled;
 
-use crate::client::{Stack, StackClone, TurboClient};
+use crate::client::TurboClient;
 use crate::error::Error;
 use crate::response::{Response, ResponseBuffers};
+use crate::stack::{Stack, StackClone};
 use crate::transport::{RequestBody, Transport};
 
 /// The stack's response future.
@@ -168,6 +169,18 @@ impl<T: Transport> Future for SendFuture<T> {
                 }
             }
         }
+    }
+}
+
+impl<T: Transport> TurboClient<T> {
+    /// Sends a prepared request: it enters the stack now (takes its context, and
+    /// its host permit and global slot if they are free, or its place in line), and
+    /// the returned future, `Send + 'static`, drives it from there. Its
+    /// [`Priority`](turbo_core::Priority) and [`RequestTimeout`](crate::RequestTimeout)
+    /// extensions are honoured. The future fails with an [`Error`] naming the stage
+    /// that failed; `ClientClosed` after shutdown.
+    pub fn send(&self, request: Request<RequestBody>) -> SendFuture<T> {
+        SendFuture::new(self, request)
     }
 }
 

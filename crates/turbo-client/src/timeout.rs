@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep, sleep_until};
 use tower::{Layer, Service};
 
-use crate::error::BoxError;
+use tower::BoxError;
 
 /// A per-request timeout, carried in the request's extensions; it overrides the
 /// client's default.

@@ -1,0 +1,49 @@
+//! [`ClientConfig`]: every setting of a client, in one place. The builder fills it;
+//! the stack is built from it. One option is one field here and one setter on
+//! [`TurboClientBuilder`](crate::TurboClientBuilder).
+
+use std::time::Duration;
+
+use turbo_core::HostKey;
+use turbo_limit::ReleaseAt;
+use turbo_pool::BytePool;
+
+/// A shutdown step, run once.
+pub(crate) type ShutdownHook = Box<dyn FnOnce() + Send>;
+
+/// Every setting of a client, with the defaults the builder documents.
+pub(crate) struct ClientConfig {
+    pub(crate) max_per_host: usize,
+    pub(crate) host_limits: Vec<(HostKey, usize)>,
+    pub(crate) max_hosts: usize,
+    pub(crate) host_idle_timeout: Duration,
+    pub(crate) max_in_flight: usize,
+    pub(crate) max_queued: usize,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) release_at: ReleaseAt,
+    pub(crate) context_pool: usize,
+    pub(crate) buffers: Option<BytePool>,
+    pub(crate) hooks: Vec<ShutdownHook>,
+    #[cfg(feature = "audio")]
+    pub(crate) audio: crate::audio::state::AudioSettings,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            max_per_host: 6,
+            host_limits: Vec::new(),
+            max_hosts: 1024,
+            host_idle_timeout: Duration::from_secs(60),
+            max_in_flight: 64,
+            max_queued: 1024,
+            timeout: None,
+            release_at: ReleaseAt::BodyEnd,
+            context_pool: 256,
+            buffers: None,
+            hooks: Vec::new(),
+            #[cfg(feature = "audio")]
+            audio: crate::audio::state::AudioSettings::default(),
+        }
+    }
+}
