@@ -91,7 +91,8 @@ impl<T: Transport> TurboClientBuilder<T> {
         self
     }
 
-    /// A different per-host limit for one host.
+    /// A different per-host limit for one host (at least 1: `build` refuses 0 with
+    /// `InvalidRequest`, as it does for `max_per_host(0)`).
     pub fn host_limit(mut self, host: HostKey, limit: usize) -> Self {
         self.config.host_limits.push((host, limit));
         self
@@ -135,7 +136,9 @@ impl<T: Transport> TurboClientBuilder<T> {
         self
     }
 
-    /// How many idle request contexts are kept (default 256).
+    /// How many idle request contexts are kept (default 256, at most 1,048,576:
+    /// the pool's slots are made up front, and `build` refuses more with
+    /// `InvalidRequest`).
     pub fn context_pool(mut self, capacity: usize) -> Self {
         self.config.context_pool = capacity;
         self

@@ -9,7 +9,7 @@ use turbo_limit::{HostLimitStats, HostLimiter, QueueHandle, QueueStats, StopMode
 use turbo_pool::{BytePool, BytePoolStats, ObjectPool};
 
 use crate::config::{ClientConfig, ShutdownHook};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::stack::{self, StackClone};
 use crate::transport::{HttpTransport, Transport};
 
@@ -84,12 +84,7 @@ impl ClientStats {
 impl<T: Transport> TurboClient<T> {
     /// Builds the stack from `config` over `transport`.
     pub(crate) fn from_config(transport: T, config: ClientConfig) -> Result<Self, Error> {
-        if config.max_per_host == 0 || config.max_in_flight == 0 || config.max_hosts == 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
-                "per-host limit, in-flight limit and host cap must be at least 1",
-            ));
-        }
+        config.check()?;
         let parts = stack::build(transport, &config);
         Ok(Self {
             shared: Arc::new(Shared {

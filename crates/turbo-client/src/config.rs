@@ -4,9 +4,15 @@
 
 use std::time::Duration;
 
+use crate::error::{Error, ErrorKind};
+
 use turbo_core::HostKey;
 use turbo_limit::ReleaseAt;
 use turbo_pool::BytePool;
+
+/// The most idle request contexts a client keeps: the pool's slots are made up
+/// front, so a larger figure is a configuration error, not an allocation to try.
+pub(crate) const MAX_CONTEXT_POOL: usize = 1 << 20;
 
 /// A shutdown step, run once.
 pub(crate) type ShutdownHook = Box<dyn FnOnce() + Send>;
@@ -45,5 +51,27 @@ impl Default for ClientConfig {
             #[cfg(feature = "audio")]
             audio: crate::audio::state::AudioSettings::default(),
         }
+    }
+}
+
+impl ClientConfig {
+    /// Refuses settings the client cannot honour, naming the setting.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let invalid = |message: String| Err(Error::new(ErrorKind::InvalidRequest, message));
+        if self.max_per_host == 0 || self.max_in_flight == 0 || self.max_hosts == 0 {
+            return invalid(
+                "per-host limit, in-flight limit and host cap must be at least 1".to_owned(),
+            );
+        }
+        if let Some((host, _)) = self.host_limits.iter().find(|(_, limit)| *limit == 0) {
+            return invalid(format!("the per-host limit for {host} must be at least 1"));
+        }
+        if self.context_pool > MAX_CONTEXT_POOL {
+            return invalid(format!(
+                "context_pool({}) is more than {MAX_CONTEXT_POOL} idle contexts",
+                self.context_pool
+            ));
+        }
+        Ok(())
     }
 }

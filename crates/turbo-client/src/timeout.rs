@@ -78,7 +78,10 @@ where
             .get::<RequestTimeout>()
             .map(|t| t.0)
             .or(self.default);
-        let deadline = timeout.map(|timeout| (Instant::now() + timeout, timeout));
+        // A deadline past what the clock can represent (`Duration::MAX`) is no
+        // deadline at all, not an overflow.
+        let deadline =
+            timeout.and_then(|timeout| Some((Instant::now().checked_add(timeout)?, timeout)));
         DeadlineFuture {
             inner: self.inner.call(request),
             sleep: deadline.map(|(at, _)| Box::pin(sleep_until(at))),

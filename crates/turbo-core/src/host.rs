@@ -146,6 +146,12 @@ pub enum HostKeyError {
     EmptyHost,
     /// The host is not ASCII (international names must be punycode-encoded).
     NonAsciiHost,
+    /// The port is not a number from 0 to 65535 (for example `:99999`); it is
+    /// refused rather than replaced by the scheme's default.
+    InvalidPort {
+        /// The port as given.
+        port: String,
+    },
 }
 
 impl fmt::Display for HostKeyError {
@@ -162,6 +168,9 @@ impl fmt::Display for HostKeyError {
             }
             Self::EmptyHost => f.write_str("the host is empty"),
             Self::NonAsciiHost => f.write_str("the host is not ASCII; encode it as punycode"),
+            Self::InvalidPort { port } => {
+                write!(f, "port `{port}` is not a port number (0 to 65535)")
+            }
         }
     }
 }
@@ -235,7 +244,7 @@ impl HostKey {
                 uri: uri.to_string(),
             });
         };
-        let (host, port) = split_authority(authority.as_str());
+        let (host, port) = split_authority(authority.as_str())?;
         let scheme = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
             Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
@@ -283,7 +292,7 @@ impl HostKey {
 /// `host`. The port separator is the last `:` after any `@` and outside an IPv6
 /// literal's brackets; a short byte loop here beat two `rsplit_once` searches,
 /// each a `memrchr` call, on every request.
-fn split_authority(authority: &str) -> (&str, Option<u16>) {
+fn split_authority(authority: &str) -> Result<(&str, Option<u16>), HostKeyError> {
     let bytes = authority.as_bytes();
     let mut start = 0;
     let mut colon = None;
@@ -300,14 +309,19 @@ fn split_authority(authority: &str) -> (&str, Option<u16>) {
             _ => {}
         }
     }
-    match colon {
-        Some(colon) => (
-            authority.get(start..colon).unwrap_or_default(),
-            authority
-                .get(colon + 1..)
-                .and_then(|port| port.parse().ok()),
-        ),
-        None => (authority.get(start..).unwrap_or_default(), None),
+    let Some(colon) = colon else {
+        return Ok((authority.get(start..).unwrap_or_default(), None));
+    };
+    let host = authority.get(start..colon).unwrap_or_default();
+    match authority.get(colon + 1..).unwrap_or_default() {
+        // `host:` with no digits means the scheme's default port (RFC 3986, 3.2.3).
+        "" => Ok((host, None)),
+        port => match port.parse() {
+            Ok(port) => Ok((host, Some(port))),
+            Err(_) => Err(HostKeyError::InvalidPort {
+                port: port.to_owned(),
+            }),
+        },
     }
 }
 
@@ -375,6 +389,27 @@ mod tests {
         assert_eq!((v6.host(), v6.port()), ("[2001:db8::1]", 8));
         assert_eq!(key("https://u:p@[::1]/").unwrap().port(), 443);
         assert_eq!(key("http://u:p@h/").unwrap().to_string(), "http://h:80");
+    }
+
+    #[test]
+    fn a_port_that_is_not_a_port_number_is_refused_not_defaulted() {
+        for (uri, port) in [
+            ("http://127.0.0.1:99999/", "99999"),
+            ("http://h:65536/", "65536"),
+            ("https://[::1]:70000/", "70000"),
+        ] {
+            let Err(error) = key(uri) else {
+                panic!("{uri} was given a key");
+            };
+            assert_eq!(error, HostKeyError::InvalidPort { port: port.into() });
+            assert!(error.to_string().contains(port), "{error}");
+        }
+        assert_eq!(key("http://h:65535/").unwrap().port(), 65535);
+        // An empty port is the scheme's default (RFC 3986, 3.2.3).
+        assert_eq!(key("http://h:/").unwrap().port(), 80);
+        let mut slot = None;
+        HostKey::store_from_uri(&mut slot, &"http://h:99999/".parse::<Uri>().unwrap());
+        assert!(slot.is_none(), "a context stores no host for a bad port");
     }
 
     #[test]
