@@ -151,6 +151,16 @@ impl<T: Transport> TurboClientBuilder<T> {
         self
     }
 
+    /// The most bytes [`Response::bytes`](crate::Response::bytes) gathers (default
+    /// 64 MiB); past it the read fails with
+    /// [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge), at once when the
+    /// server announces a larger `Content-Length`. Streaming with
+    /// [`Response::chunk`](crate::Response::chunk) is not limited.
+    pub fn max_body_size(mut self, bytes: u64) -> Self {
+        self.config.max_body_size = bytes;
+        self
+    }
+
     /// Runs `hook` once when the client shuts down, after the last request ended
     /// (for example to stop a transport).
     pub fn on_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Self {

@@ -14,6 +14,9 @@ use turbo_pool::BytePool;
 /// front, so a larger figure is a configuration error, not an allocation to try.
 pub(crate) const MAX_CONTEXT_POOL: usize = 1 << 20;
 
+/// The default most bytes a whole-body read gathers: 64 MiB.
+pub(crate) const DEFAULT_MAX_BODY_SIZE: u64 = 64 * 1024 * 1024;
+
 /// A shutdown step, run once.
 pub(crate) type ShutdownHook = Box<dyn FnOnce() + Send>;
 
@@ -29,6 +32,7 @@ pub(crate) struct ClientConfig {
     pub(crate) release_at: ReleaseAt,
     pub(crate) context_pool: usize,
     pub(crate) buffers: Option<BytePool>,
+    pub(crate) max_body_size: u64,
     pub(crate) hooks: Vec<ShutdownHook>,
     #[cfg(feature = "audio")]
     pub(crate) audio: crate::audio::state::AudioSettings,
@@ -47,6 +51,7 @@ impl Default for ClientConfig {
             release_at: ReleaseAt::BodyEnd,
             context_pool: 256,
             buffers: None,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
             hooks: Vec::new(),
             #[cfg(feature = "audio")]
             audio: crate::audio::state::AudioSettings::default(),

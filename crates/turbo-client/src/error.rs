@@ -35,6 +35,10 @@ pub enum ErrorKind {
     /// Reading the response body failed (for example the connection was reset
     /// mid-body).
     Body,
+    /// A whole-body read ([`Response::bytes`](crate::Response::bytes)) passed the
+    /// client's `max_body_size`; [`Response::chunk`](crate::Response::chunk)
+    /// streams a body of any size.
+    BodyTooLarge,
     /// Decoding downloaded audio failed.
     Decode,
     /// A local I/O operation failed (for example writing a temp file).
@@ -57,6 +61,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Status => "status",
             ErrorKind::Body => "body",
+            ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::Decode => "decode",
             ErrorKind::Io => "io",
             ErrorKind::Transport => "transport",

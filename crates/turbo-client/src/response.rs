@@ -94,18 +94,40 @@ pub(crate) struct ResponseBuffers(Arc<OwnLine>);
 /// A [`BytePool`] handle whose `Arc` counts sit alone on their 128 bytes (the
 /// size that adjacent-line prefetching moves between cores together).
 #[repr(align(128))]
-struct OwnLine(BytePool);
+struct OwnLine {
+    pool: BytePool,
+    /// The most bytes [`Response::bytes`] gathers.
+    max_body: u64,
+}
 
 impl ResponseBuffers {
-    /// A new handle to `pool`, counted on a line of its own.
-    pub(crate) fn new(pool: BytePool) -> Self {
-        Self(Arc::new(OwnLine(pool)))
+    /// A new handle to `pool`, counted on a line of its own; whole-body reads stop
+    /// past `max_body` bytes.
+    pub(crate) fn new(pool: BytePool, max_body: u64) -> Self {
+        Self(Arc::new(OwnLine { pool, max_body }))
     }
 
     /// The pool.
     fn pool(&self) -> &BytePool {
-        &self.0.0
+        &self.0.pool
     }
+
+    /// The most bytes a whole-body read gathers.
+    fn max_body(&self) -> u64 {
+        self.0.max_body
+    }
+}
+
+/// The error of a whole-body read that passed `max` bytes (`seen` is how many it
+/// had, or the length the server announced).
+fn too_large(seen: u64, max: u64) -> Error {
+    Error::new(
+        crate::ErrorKind::BodyTooLarge,
+        format!(
+            "the response body is larger than max_body_size ({max} bytes; {seen} or more \
+             arrived or were announced); stream it with chunk() instead"
+        ),
+    )
 }
 
 /// A response from [`TurboClient`](crate::TurboClient).
@@ -216,6 +238,14 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
 {
+    let max = buffers.max_body();
+    let announced = body.size_hint().lower();
+    if announced > max {
+        // Refused before a byte is read; dropping the body closes the stream and
+        // releases the request's permits.
+        return Err(too_large(announced, max));
+    }
+    let mut total: u64 = 0;
     let mut first: Option<Bytes> = None;
     let mut gathered: Option<turbo_pool::PooledBuf> = None;
     // The loop stops as soon as the body says it has ended (hyper's body does once
@@ -230,6 +260,10 @@ where
         let Ok(data) = frame?.into_data() else {
             continue; // trailers
         };
+        total = total.saturating_add(data.len() as u64);
+        if total > max {
+            return Err(too_large(total, max));
+        }
         if let Some(buffer) = gathered.as_mut() {
             buffer.extend_from_slice(&data);
             continue;

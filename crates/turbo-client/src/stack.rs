@@ -78,11 +78,12 @@ pub(crate) fn build<T: Transport>(transport: T, config: &ClientConfig) -> StackP
     // here and not per request; see `ResponseBuffers`).
     let buffers = config.buffers.clone().unwrap_or_default();
     let pool = buffers.clone();
+    let max_body = config.max_body_size;
     let stacks = ObjectPool::with_reset(
         IDLE_STACKS,
         move || StackClone {
             stack: stack.clone(),
-            buffers: ResponseBuffers::new(pool.clone()),
+            buffers: ResponseBuffers::new(pool.clone(), max_body),
         },
         |_| {},
     );

@@ -8,7 +8,7 @@
 //! (302 to the URL), `/gzip` (a gzip-encoded text, [`GZIP_TEXT`] decoded),
 //! `/echo-header/<name>` (echoes that request header), `/echo-body` (echoes the
 //! request body), `/fail-once/<key>` (503 the
-//! first time a key is seen, 200 after).
+//! first time a key is seen, 200 after), `/endless` (64 KiB chunks, forever).
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -99,6 +99,8 @@ pub struct TestBody {
     delay: Option<Duration>,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     fail_at_end: bool,
+    /// Sends this chunk forever (`/endless`).
+    endless: Option<Bytes>,
     _leave: Leave,
 }
 
@@ -121,6 +123,9 @@ impl Body for TestBody {
             }
             self.sleep = None;
         }
+        if let Some(chunk) = &self.endless {
+            return Poll::Ready(Some(Ok(Frame::data(chunk.clone()))));
+        }
         if !self.chunks.is_empty() {
             let chunk = self.chunks.remove(0);
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
@@ -132,7 +137,7 @@ impl Body for TestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunks.is_empty() && !self.fail_at_end
+        self.chunks.is_empty() && !self.fail_at_end && self.endless.is_none()
     }
 }
 
@@ -153,7 +158,9 @@ async fn handle(
     let mut content_length = None;
     let mut content_type = None;
     let mut extra_headers: Vec<(http::HeaderName, http::HeaderValue)> = Vec::new();
+    let mut endless = None;
     match (parts.next(), parts.next()) {
+        (Some("endless"), _) => endless = Some(Bytes::from(vec![b'x'; 64 * 1024])),
         (Some("redirect"), _) => {
             let to = request
                 .uri()
@@ -242,6 +249,7 @@ async fn handle(
         delay,
         sleep: None,
         fail_at_end,
+        endless,
         _leave: leave,
     });
     *response.status_mut() = status;
