@@ -39,7 +39,8 @@ pub struct TurboClientBuilder<T> {
 
 impl TurboClient<HttpTransport> {
     /// A client over hyper-util with the defaults (6 per host, 64 in flight, 1,024
-    /// queued, no timeout).
+    /// queued, a 30 s read-idle timeout, no total deadline, 64 MiB whole-body
+    /// reads).
     ///
     /// # Errors
     ///
@@ -127,6 +128,19 @@ impl<T: Transport> TurboClientBuilder<T> {
     /// (default: none). Requires a tokio runtime with time enabled.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = Some(timeout);
+        self
+    }
+
+    /// Fails a request that makes no progress for `idle` (default 30 s): nothing
+    /// from connecting, the TLS handshake, the response head, or the next body
+    /// bytes. Unlike [`timeout`](Self::timeout) it never cuts a download that
+    /// keeps moving, however long it takes. The error is
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) (its source, an
+    /// [`Elapsed`](crate::Elapsed), says [`is_idle`](crate::Elapsed::is_idle)).
+    /// Time spent waiting for a host permit or a queue slot does not count.
+    /// `Duration::MAX` turns it off. Requires a tokio runtime with time enabled.
+    pub fn read_idle_timeout(mut self, idle: Duration) -> Self {
+        self.config.read_idle_timeout = Some(idle);
         self
     }
 

@@ -17,6 +17,9 @@ pub(crate) const MAX_CONTEXT_POOL: usize = 1 << 20;
 /// The default most bytes a whole-body read gathers: 64 MiB.
 pub(crate) const DEFAULT_MAX_BODY_SIZE: u64 = 64 * 1024 * 1024;
 
+/// The default read-idle timeout: a request with no progress for this long fails.
+pub(crate) const DEFAULT_READ_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A shutdown step, run once.
 pub(crate) type ShutdownHook = Box<dyn FnOnce() + Send>;
 
@@ -29,6 +32,7 @@ pub(crate) struct ClientConfig {
     pub(crate) max_in_flight: usize,
     pub(crate) max_queued: usize,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) read_idle_timeout: Option<Duration>,
     pub(crate) release_at: ReleaseAt,
     pub(crate) context_pool: usize,
     pub(crate) buffers: Option<BytePool>,
@@ -48,6 +52,7 @@ impl Default for ClientConfig {
             max_in_flight: 64,
             max_queued: 1024,
             timeout: None,
+            read_idle_timeout: Some(DEFAULT_READ_IDLE_TIMEOUT),
             release_at: ReleaseAt::BodyEnd,
             context_pool: 256,
             buffers: None,

@@ -64,6 +64,7 @@ pub(crate) fn build<T: Transport>(transport: T, config: &ClientConfig) -> StackP
             queue_layer.layer(
                 DeadlineLayer {
                     default: config.timeout,
+                    idle: config.read_idle_timeout,
                 }
                 .layer(transport),
             ),

@@ -8,7 +8,8 @@
 //! (302 to the URL), `/gzip` (a gzip-encoded text, [`GZIP_TEXT`] decoded),
 //! `/echo-header/<name>` (echoes that request header), `/echo-body` (echoes the
 //! request body), `/fail-once/<key>` (503 the
-//! first time a key is seen, 200 after), `/endless` (64 KiB chunks, forever).
+//! first time a key is seen, 200 after), `/endless` (64 KiB chunks, forever), `/stall-body` (the head, then
+//! nothing for an hour).
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -161,6 +162,11 @@ async fn handle(
     let mut endless = None;
     match (parts.next(), parts.next()) {
         (Some("endless"), _) => endless = Some(Bytes::from(vec![b'x'; 64 * 1024])),
+        (Some("stall-body"), _) => {
+            // The head goes out; the body's first chunk never does.
+            chunks = vec![Bytes::from_static(b"never sent")];
+            delay = Some(Duration::from_secs(3600));
+        }
         (Some("redirect"), _) => {
             let to = request
                 .uri()
