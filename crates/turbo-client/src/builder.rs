@@ -175,6 +175,18 @@ impl<T: Transport> TurboClientBuilder<T> {
         self
     }
 
+    /// Whether response bodies are decoded by their `Content-Encoding` (gzip,
+    /// deflate, br, zstd; default: yes). When on, requests without an
+    /// `Accept-Encoding` header are sent with one naming the four; a decoded
+    /// response loses its `Content-Encoding` and `Content-Length` headers, and
+    /// [`max_body_size`](Self::max_body_size) counts decoded bytes, so a
+    /// compression bomb stops there. Off, bodies arrive as sent.
+    #[cfg(feature = "decompression")]
+    pub fn decompress(mut self, decompress: bool) -> Self {
+        self.config.decompress = decompress;
+        self
+    }
+
     /// Runs `hook` once when the client shuts down, after the last request ended
     /// (for example to stop a transport).
     pub fn on_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Self {

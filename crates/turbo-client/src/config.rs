@@ -37,6 +37,8 @@ pub(crate) struct ClientConfig {
     pub(crate) context_pool: usize,
     pub(crate) buffers: Option<BytePool>,
     pub(crate) max_body_size: u64,
+    #[cfg(feature = "decompression")]
+    pub(crate) decompress: bool,
     pub(crate) hooks: Vec<ShutdownHook>,
     #[cfg(feature = "audio")]
     pub(crate) audio: crate::audio::state::AudioSettings,
@@ -57,6 +59,8 @@ impl Default for ClientConfig {
             context_pool: 256,
             buffers: None,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
+            #[cfg(feature = "decompression")]
+            decompress: true,
             hooks: Vec::new(),
             #[cfg(feature = "audio")]
             audio: crate::audio::state::AudioSettings::default(),

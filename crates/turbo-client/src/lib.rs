@@ -2,8 +2,10 @@
 //!
 //! Layer order, outermost first: a pooled request context with a timeline
 //! ([`turbo_core::ContextLayer`]), the per-host limit and then the global priority
-//! queue ([`turbo_limit`]), a deadline, your own layers, and the transport (hyper-util
-//! with HTTP/1.1 and HTTP/2 and rustls, or a [`MockTransport`](transport::MockTransport)).
+//! queue ([`turbo_limit`]), the deadline and read-idle timeout, decompression (with
+//! the `decompression` feature), your own per-attempt layers, and the transport
+//! (hyper-util with HTTP/1.1 and HTTP/2 and rustls, or a
+//! [`MockTransport`](transport::MockTransport)).
 //! The host limit sits outside the queue, so a request waiting for a slow host holds
 //! no global slot: one slow host cannot block the others. Both gates serve waiters by
 //! [`Priority`]. Permits, slots and contexts are held until the response body ends
@@ -37,6 +39,20 @@
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+//!
+//! # Features
+//!
+//! - `rustls` (default): HTTPS through rustls with the ring provider and the webpki
+//!   roots; no cmake, no system OpenSSL.
+//! - `audio` (default): [`TurboClient::get_audio`] and the [`audio`] module, which
+//!   stream downloads into turbo-audio's pipeline.
+//! - `decompression` (default): response bodies decoded by `Content-Encoding`
+//!   (gzip, deflate, br, zstd) through tower-http;
+//!   [`TurboClientBuilder::decompress`] turns it off per client.
+//!
+//! The client needs a tokio runtime with time enabled (`#[tokio::main]` has it):
+//! the read-idle timeout, on by default, arms a timer when a request waits.
 
 #[cfg(feature = "audio")]
 pub mod audio;

@@ -16,6 +16,7 @@ use turbo_limit::Pass;
 use turbo_pool::BytePool;
 
 use crate::error::{BoxError, Error};
+use crate::stack::WireBody;
 use crate::timeout::DeadlineBody;
 
 /// The body as the stack hands it over: the transport's body inside the deadline,
@@ -24,7 +25,7 @@ use crate::timeout::DeadlineBody;
 /// context at the headers, a moment before the gates release; shutdown waits for
 /// the gates first, so nothing depends on that order).
 type StackBody<B> = GuardedBody<
-    GuardedBody<GuardedBody<DeadlineBody<B>, Option<Pass>>, Option<Pass>>,
+    GuardedBody<GuardedBody<DeadlineBody<WireBody<B>>, Option<Pass>>, Option<Pass>>,
     ContextLease,
 >;
 
@@ -36,7 +37,7 @@ pin_project! {
     /// A response body: frames stream as they arrive; the request's host permit and
     /// queue slot are held until it ends or is dropped. Errors are [`Error`]s of kind
     /// `Body` (or `Timeout` past the deadline).
-    pub struct ResponseBody<B> {
+    pub struct ResponseBody<B: Body> {
         #[pin]
         inner: StackBody<B>,
     }
@@ -69,7 +70,7 @@ where
     }
 }
 
-impl<B> fmt::Debug for ResponseBody<B> {
+impl<B: Body> fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseBody").finish_non_exhaustive()
     }
@@ -131,13 +132,13 @@ fn too_large(seen: u64, max: u64) -> Error {
 }
 
 /// A response from [`TurboClient`](crate::TurboClient).
-pub struct Response<B> {
+pub struct Response<B: Body> {
     head: http::response::Parts,
     body: ResponseBody<B>,
     buffers: ResponseBuffers,
 }
 
-impl<B> Response<B> {
+impl<B: Body> Response<B> {
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.head.status
@@ -290,7 +291,7 @@ where
     })
 }
 
-impl<B> fmt::Debug for Response<B> {
+impl<B: Body> fmt::Debug for Response<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
             .field("status", &self.head.status)

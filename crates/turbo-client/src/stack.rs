@@ -16,7 +16,38 @@ use crate::transport::Transport;
 
 /// The composed stack, outermost first: context, per-host limit, priority queue,
 /// deadline, then the user's layers and the transport (both inside `T`).
-pub(crate) type Stack<T> = ContextService<HostConcurrencyLimit<PriorityQueue<Deadline<T>>>>;
+pub(crate) type Stack<T> = ContextService<HostConcurrencyLimit<PriorityQueue<Deadline<Wire<T>>>>>;
+
+/// The transport as the deadline sees it: with the `decompression` feature,
+/// wrapped in tower-http's `Decompression`, so bodies are decoded below the
+/// deadline and the body limit counts decoded bytes.
+#[cfg(feature = "decompression")]
+pub(crate) type Wire<T> = tower_http::decompression::Decompression<T>;
+/// The transport as the deadline sees it (no `decompression` feature).
+#[cfg(not(feature = "decompression"))]
+pub(crate) type Wire<T> = T;
+
+/// The body of [`Wire`]'s responses.
+#[cfg(feature = "decompression")]
+pub(crate) type WireBody<B> = tower_http::decompression::DecompressionBody<B>;
+/// The body of [`Wire`]'s responses (no `decompression` feature).
+#[cfg(not(feature = "decompression"))]
+pub(crate) type WireBody<B> = B;
+
+#[cfg(feature = "decompression")]
+fn wire<T>(transport: T, config: &ClientConfig) -> Wire<T> {
+    let decompress = config.decompress;
+    tower_http::decompression::Decompression::new(transport)
+        .gzip(decompress)
+        .deflate(decompress)
+        .br(decompress)
+        .zstd(decompress)
+}
+
+#[cfg(not(feature = "decompression"))]
+fn wire<T>(transport: T, _config: &ClientConfig) -> Wire<T> {
+    transport
+}
 
 /// What a request borrows from the client's pool: a clone of the stack, and that
 /// clone's own handle to the byte pool, which the request's response takes (see
@@ -66,7 +97,7 @@ pub(crate) fn build<T: Transport>(transport: T, config: &ClientConfig) -> StackP
                     default: config.timeout,
                     idle: config.read_idle_timeout,
                 }
-                .layer(transport),
+                .layer(wire(transport, config)),
             ),
         ),
     );

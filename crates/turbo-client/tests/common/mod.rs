@@ -6,6 +6,7 @@
 //! (a turbo-audio test fixture with its content type and length), `/audio-cut/<fixture>`
 //! (the same headers, half the bytes, then the connection dies), `/redirect?to=<url>`
 //! (302 to the URL), `/gzip` (a gzip-encoded text, [`GZIP_TEXT`] decoded),
+//! `/bomb` (10 KiB of gzip that decodes to 10 MiB of zeros),
 //! `/echo-header/<name>` (echoes that request header), `/echo-body` (echoes the
 //! request body), `/fail-once/<key>` (503 the
 //! first time a key is seen, 200 after), `/endless` (64 KiB chunks, forever), `/stall-body` (the head, then
@@ -178,6 +179,15 @@ async fn handle(
             extra_headers.push((
                 http::header::LOCATION,
                 http::HeaderValue::from_str(to).unwrap(),
+            ));
+        }
+        (Some("bomb"), _) => {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/zeros-10mib.gz");
+            chunks = vec![Bytes::from(std::fs::read(path).unwrap())];
+            extra_headers.push((
+                http::header::CONTENT_ENCODING,
+                http::HeaderValue::from_static("gzip"),
             ));
         }
         (Some("gzip"), _) => {
