@@ -121,10 +121,14 @@ impl<T: Transport> TurboClient<T> {
     /// Shuts the client down: from now on every entry point fails with
     /// `ClientClosed`. With [`StopMode::Drain`], requests already waiting for a host
     /// or a slot still run; with [`StopMode::CancelPending`] they fail with
-    /// `QueueStopped`. Requests in flight finish either way. Completes when nothing
-    /// is in flight, then shuts the transport down (runs the shutdown hooks)
-    /// exactly once. Idempotent; concurrent calls all wait for the same end, and a
-    /// later `CancelPending` escalates an earlier `Drain`.
+    /// `QueueStopped`. Requests in flight finish either way: a response whose body
+    /// has not been read to its end or dropped counts as in flight, so `shutdown`
+    /// waits for its caller (and for a stalled request until its read-idle timeout
+    /// fails it). Completes when nothing is in flight, then runs the shutdown hooks
+    /// ([`on_shutdown`](crate::TurboClientBuilder::on_shutdown)) exactly once; the
+    /// transport's pooled connections close when their idle timeout passes or the
+    /// last clone of the client is dropped. Idempotent; concurrent calls all wait
+    /// for the same end, and a later `CancelPending` escalates an earlier `Drain`.
     pub async fn shutdown(&self, mode: StopMode) {
         self.shared.closed.store(true, Ordering::SeqCst);
         match mode {

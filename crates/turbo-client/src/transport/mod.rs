@@ -6,7 +6,7 @@ mod http_transport;
 mod mock;
 mod request_body;
 
-pub use http_transport::HttpTransport;
+pub use http_transport::{HttpTransport, HttpTransportBuilder, HttpVersions};
 pub use mock::{MockBody, MockError, MockReply, MockTransport};
 pub use request_body::RequestBody;
 

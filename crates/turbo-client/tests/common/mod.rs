@@ -9,7 +9,8 @@
 //! `/bomb` (10 KiB of gzip that decodes to 10 MiB of zeros),
 //! `/echo-header/<name>` (echoes that request header), `/echo-body` (echoes the
 //! request body), `/fail-once/<key>` (503 the
-//! first time a key is seen, 200 after), `/endless` (64 KiB chunks, forever), `/stall-body` (the head, then
+//! first time a key is seen, 200 after), `/endless` (64 KiB chunks, forever),
+//! `/many-headers/<n>` (n extra response headers), `/stall-body` (the head, then
 //! nothing for an hour).
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
@@ -45,6 +46,8 @@ pub struct Occupancy {
     hosts: Arc<Mutex<HashMap<IpAddr, Counts>>>,
     /// Keys `/fail-once/<key>` has seen.
     seen: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// Connections accepted and not yet closed, over all hosts.
+    open_connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What `/gzip` decodes to.
@@ -75,6 +78,12 @@ impl Occupancy {
     /// The most requests that were in flight at once at `host`.
     pub fn peak(&self, host: IpAddr) -> usize {
         self.hosts.lock().unwrap().get(&host).map_or(0, |e| e.peak)
+    }
+
+    /// Connections the server holds open now.
+    pub fn open_connections(&self) -> usize {
+        self.open_connections
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Requests `host` has served.
@@ -196,6 +205,14 @@ async fn handle(
                 http::header::CONTENT_ENCODING,
                 http::HeaderValue::from_static("gzip"),
             ));
+        }
+        (Some("many-headers"), Some(count)) => {
+            for i in 0..count.parse::<usize>().unwrap_or(0) {
+                extra_headers.push((
+                    http::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap(),
+                    http::HeaderValue::from_static("v"),
+                ));
+            }
         }
         (Some("echo-body"), _) => {
             use http_body_util::BodyExt;
@@ -335,12 +352,15 @@ pub async fn start(ips: &[&str]) -> TestServer {
                 };
                 let host = stream.local_addr().unwrap().ip();
                 let occupancy = occupancy.clone();
+                let open = Arc::clone(&occupancy.open_connections);
+                open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
                     let service =
                         service_fn(move |request| handle(request, host, occupancy.clone()));
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
+                    open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 });
             }
         });
