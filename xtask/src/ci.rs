@@ -32,7 +32,8 @@ options:
 
 struct Step {
     name: &'static str,
-    command: Command,
+    /// Run in order; the step fails at the first that fails.
+    commands: Vec<Command>,
     needs: Vec<Tool>,
 }
 
@@ -118,7 +119,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for (number, step) in steps.into_iter().enumerate() {
         println!("==> [{}/{total}] {}", number + 1, step.name);
         let step_started = Instant::now();
-        let result = run_checked(step.command, step.name);
+        let result = step
+            .commands
+            .into_iter()
+            .try_for_each(|command| run_checked(command, step.name));
         let seconds = step_started.elapsed().as_secs_f64();
         match result {
             Ok(()) => println!(
@@ -147,7 +151,7 @@ fn steps() -> Result<Vec<Step>, String> {
     fmt.args(["fmt", "--all", "--", "--check"]);
     steps.push(Step {
         name: "fmt",
-        command: fmt,
+        commands: vec![fmt],
         needs: vec![Tool::Rustfmt],
     });
 
@@ -163,7 +167,7 @@ fn steps() -> Result<Vec<Step>, String> {
     ]);
     steps.push(Step {
         name: "clippy",
-        command: clippy,
+        commands: vec![clippy],
         needs: vec![Tool::Clippy],
     });
 
@@ -176,9 +180,21 @@ fn steps() -> Result<Vec<Step>, String> {
     if std::env::var_os(PROPTEST_SEED_VAR).is_none() {
         test.env(PROPTEST_SEED_VAR, PROPTEST_CI_SEED);
     }
+    // Code behind features that are off by default, tested with them on.
+    let mut test_features = cargo();
+    test_features.args([
+        "test",
+        "--locked",
+        "-p",
+        "turbo-client",
+        "--features",
+        "decompression",
+        "--test",
+        "decompression",
+    ]);
     steps.push(Step {
         name: "test",
-        command: test,
+        commands: vec![test, test_features],
         needs: tools::system_needs_of_tests(&workspace_root()),
     });
 
@@ -187,7 +203,7 @@ fn steps() -> Result<Vec<Step>, String> {
         .env("RUSTDOCFLAGS", "-D warnings");
     steps.push(Step {
         name: "doc",
-        command: doc,
+        commands: vec![doc],
         needs: Vec::new(),
     });
 
@@ -206,7 +222,7 @@ fn steps() -> Result<Vec<Step>, String> {
         }
         steps.push(Step {
             name: "loom",
-            command: loom,
+            commands: vec![loom],
             needs: Vec::new(),
         });
     }
@@ -218,7 +234,7 @@ fn steps() -> Result<Vec<Step>, String> {
     deny.args(["deny", "check", "bans", "licenses", "sources"]);
     steps.push(Step {
         name: "deny",
-        command: deny,
+        commands: vec![deny],
         needs: vec![Tool::CargoDeny],
     });
 

@@ -11,6 +11,7 @@ use turbo_pool::BytePool;
 use crate::client::TurboClient;
 use crate::config::ClientConfig;
 use crate::error::Error;
+use crate::retry::RetryPolicy;
 use crate::transport::{HttpTransport, Transport};
 
 /// Configures a [`TurboClient`]. The stack is fixed when [`build`](Self::build)
@@ -184,6 +185,18 @@ impl<T: Transport> TurboClientBuilder<T> {
     #[cfg(feature = "decompression")]
     pub fn decompress(mut self, decompress: bool) -> Self {
         self.config.decompress = decompress;
+        self
+    }
+
+    /// Which failed attempts are sent again (default: [`RetryPolicy::default`],
+    /// two retries of idempotent requests with bodies in memory, on connect errors,
+    /// connections closed before any response byte, 429 and 503;
+    /// [`RetryPolicy::none`] turns it off). Each retry is a new attempt through the
+    /// whole stack, with its own host permit and global slot, and nothing is held
+    /// while it waits; it is recorded on its attempt's timeline
+    /// ([`EVENT_RETRY`](crate::EVENT_RETRY)).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry = policy;
         self
     }
 

@@ -10,6 +10,7 @@ use turbo_pool::{BytePool, BytePoolStats, ObjectPool};
 
 use crate::config::{ClientConfig, ShutdownHook};
 use crate::error::Error;
+use crate::retry::Retries;
 use crate::stack::{self, StackClone};
 use crate::transport::{HttpTransport, Transport};
 
@@ -45,6 +46,8 @@ pub(crate) struct Shared<T: Transport> {
     pub(crate) limiter: HostLimiter,
     pub(crate) queue: QueueHandle,
     pub(crate) buffers: BytePool,
+    /// The retry policy and its budget; `None` when retrying is off.
+    pub(crate) retries: Option<Arc<Retries>>,
     pub(crate) closed: AtomicBool,
     pub(crate) hooks: Mutex<Vec<ShutdownHook>>,
     pub(crate) hooks_ran: Once,
@@ -93,6 +96,7 @@ impl<T: Transport> TurboClient<T> {
                 limiter: parts.limiter,
                 queue: parts.queue,
                 buffers: parts.buffers,
+                retries: Retries::new(config.retry.clone()),
                 closed: AtomicBool::new(false),
                 hooks: Mutex::new(config.hooks),
                 hooks_ran: Once::new(),

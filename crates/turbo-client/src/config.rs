@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
+use crate::retry::RetryPolicy;
 
 use turbo_core::HostKey;
 use turbo_limit::ReleaseAt;
@@ -37,6 +38,7 @@ pub(crate) struct ClientConfig {
     pub(crate) context_pool: usize,
     pub(crate) buffers: Option<BytePool>,
     pub(crate) max_body_size: u64,
+    pub(crate) retry: RetryPolicy,
     #[cfg(feature = "decompression")]
     pub(crate) decompress: bool,
     pub(crate) hooks: Vec<ShutdownHook>,
@@ -59,6 +61,7 @@ impl Default for ClientConfig {
             context_pool: 256,
             buffers: None,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
+            retry: RetryPolicy::default(),
             #[cfg(feature = "decompression")]
             decompress: true,
             hooks: Vec::new(),

@@ -47,9 +47,9 @@
 //!   roots; no cmake, no system OpenSSL.
 //! - `audio` (default): [`TurboClient::get_audio`] and the [`audio`] module, which
 //!   stream downloads into turbo-audio's pipeline.
-//! - `decompression` (default): response bodies decoded by `Content-Encoding`
-//!   (gzip, deflate, br, zstd) through tower-http;
-//!   [`TurboClientBuilder::decompress`] turns it off per client.
+//! - `decompression` (opt-in): response bodies decoded by `Content-Encoding`
+//!   (gzip, deflate, br, zstd) through tower-http, on for every client unless
+//!   `TurboClientBuilder::decompress(false)` turns it off.
 //!
 //! The client needs a tokio runtime with time enabled (`#[tokio::main]` has it):
 //! the read-idle timeout, on by default, arms a timer when a request waits.
@@ -62,6 +62,7 @@ mod config;
 mod error;
 mod request;
 mod response;
+mod retry;
 mod send;
 mod service;
 mod stack;
@@ -74,6 +75,7 @@ pub use client::{ClientStats, TurboClient};
 pub use error::{BoxError, Error, ErrorKind};
 pub use request::RequestBuilder;
 pub use response::{Response, ResponseBody};
+pub use retry::{EVENT_RETRY, RetryPolicy};
 pub use send::SendFuture;
 pub use service::CallFuture;
 pub use timeout::{Elapsed, RequestTimeout};

@@ -20,6 +20,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
 
 use http::Request;
 use pin_project_lite::pin_project;
@@ -29,6 +30,7 @@ use turbo_pool::Pooled;
 use crate::client::TurboClient;
 use crate::error::Error;
 use crate::response::{Response, ResponseBuffers};
+use crate::retry::{Reason, Replay};
 use crate::stack::{Stack, StackClone};
 use crate::transport::{RequestBody, Transport};
 
@@ -49,8 +51,31 @@ pin_project! {
     /// Dropping it at any point releases what the request holds: its place in a
     /// wait queue, its host permit and global slot, its context. A request whose
     /// headers had not arrived is abandoned; the server may still have seen it.
+    ///
+    /// With a [`RetryPolicy`](crate::RetryPolicy), a failed attempt that may be
+    /// repeated is sent again after its backoff, as a new attempt through the
+    /// whole stack; the future resolves to the last attempt's outcome.
     #[must_use = "a request runs only while its future is polled"]
     pub struct SendFuture<T: Transport> {
+        #[pin]
+        attempt: Attempt<T>,
+        // Boxed and only for requests that may be retried, so the common future
+        // stays small.
+        retry: Option<Box<RetryState<T>>>,
+    }
+}
+
+/// What a request that may be retried keeps: its copy, the client to send it
+/// through, and the backoff once one is scheduled.
+struct RetryState<T: Transport> {
+    replay: Replay,
+    client: TurboClient<T>,
+    backoff: Option<(Pin<Box<tokio::time::Sleep>>, Reason, Duration)>,
+}
+
+pin_project! {
+    /// One attempt through the stack.
+    struct Attempt<T: Transport> {
         #[pin]
         state: State<T>,
     }
@@ -82,6 +107,67 @@ pin_project! {
 }
 
 impl<T: Transport> SendFuture<T> {
+    /// Sends `request` through `client`, keeping a copy to retry it if the
+    /// client's policy allows.
+    pub(crate) fn new(client: &TurboClient<T>, request: Request<RequestBody>) -> Self {
+        let retry = client
+            .shared
+            .retries
+            .as_ref()
+            .and_then(|retries| retries.plan(&request))
+            .map(|replay| {
+                Box::new(RetryState {
+                    replay,
+                    client: client.clone(),
+                    backoff: None,
+                })
+            });
+        Self {
+            attempt: Attempt::new(client, request),
+            retry,
+        }
+    }
+
+    /// A future that fails with `error` when polled.
+    pub(crate) fn failed(error: Error) -> Self {
+        Self {
+            attempt: Attempt::failed(error),
+            retry: None,
+        }
+    }
+}
+
+impl<T: Transport> Future for SendFuture<T> {
+    type Output = Result<Response<T::ResponseBody>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            if let Some(retry) = this.retry.as_mut()
+                && let Some((sleep, reason, backoff)) = retry.backoff.as_mut()
+            {
+                ready!(sleep.as_mut().poll(cx));
+                let (reason, backoff) = (*reason, *backoff);
+                retry.backoff = None;
+                let request = retry.replay.request(reason, backoff);
+                this.attempt.set(Attempt::new(&retry.client, request));
+            }
+            let outcome = ready!(this.attempt.as_mut().poll(cx));
+            let Some(retry) = this.retry.as_mut() else {
+                return Poll::Ready(outcome);
+            };
+            let Some((reason, backoff)) = retry.replay.next(&outcome) else {
+                return Poll::Ready(outcome);
+            };
+            // The failed attempt's response, and with it its permits, goes now:
+            // nothing is held while the backoff runs.
+            drop(outcome);
+            retry.backoff = Some((Box::pin(tokio::time::sleep(backoff)), reason, backoff));
+        }
+    }
+}
+
+impl<T: Transport> Attempt<T> {
     /// Enters `request` into `client`'s stack: called at once when a lent stack
     /// clone is ready (nearly always), or else kept with that clone until it is.
     pub(crate) fn new(client: &TurboClient<T>, request: Request<RequestBody>) -> Self {
@@ -128,7 +214,7 @@ impl<T: Transport> SendFuture<T> {
     }
 }
 
-impl<T: Transport> Future for SendFuture<T> {
+impl<T: Transport> Future for Attempt<T> {
     type Output = Result<Response<T::ResponseBody>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -233,13 +319,14 @@ impl<S> Drop for Lent<'_, S> {
 
 impl<T: Transport> fmt::Debug for SendFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
+        let state = match &self.attempt.state {
             State::Calling { .. } => "calling",
             State::NotReady { .. } => "not ready",
             State::Failed { .. } => "failed",
         };
         f.debug_struct("SendFuture")
             .field("state", &state)
+            .field("may_retry", &self.retry.is_some())
             .finish_non_exhaustive()
     }
 }

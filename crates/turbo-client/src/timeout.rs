@@ -21,6 +21,8 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep, sleep_until};
 use tower::{BoxError, Layer, Service};
 
+use crate::retry::RetryAttempt;
+
 /// A per-request timeout, carried in the request's extensions; it overrides the
 /// client's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,8 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // Inside the context layer: the retry goes on its attempt's timeline.
+        RetryAttempt::record(&request);
         let timeout = request
             .extensions()
             .get::<RequestTimeout>()

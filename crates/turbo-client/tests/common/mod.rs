@@ -10,7 +10,8 @@
 //! `/echo-header/<name>` (echoes that request header), `/echo-body` (echoes the
 //! request body), `/fail-once/<key>` (503 the
 //! first time a key is seen, 200 after), `/endless` (64 KiB chunks, forever),
-//! `/many-headers/<n>` (n extra response headers), `/stall-body` (the head, then
+//! `/many-headers/<n>` (n extra response headers), `/retry-after/<s>/<key>` (429 with
+//! `Retry-After: s` the first time a path is seen, 200 after), `/stall-body` (the head, then
 //! nothing for an hour).
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
@@ -231,6 +232,13 @@ async fn handle(
                 .map(|v| Bytes::copy_from_slice(v.as_bytes()))
                 .unwrap_or_default();
             chunks = vec![value];
+        }
+        (Some("retry-after"), Some(seconds)) if seen.lock().unwrap().insert(path.clone()) => {
+            status = StatusCode::TOO_MANY_REQUESTS;
+            extra_headers.push((
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_str(seconds).unwrap(),
+            ));
         }
         // A key seen before falls through to the plain answer.
         (Some("fail-once"), Some(key)) if seen.lock().unwrap().insert(key.to_owned()) => {
