@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use turbo_audio::playback::{ConfigError, PlayError};
+use turbo_playback::{ConfigError, PlayError};
 
 use crate::server::ServerError;
 

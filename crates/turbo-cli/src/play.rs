@@ -1,9 +1,9 @@
 //! `turbo play KEY`: one notification sound through the throttle, with the outcome
-//! as the exit status (the table in `docs/turbo-audio-playback.md`).
+//! as the exit status (the table in `docs/turbo-playback.md`).
 
 use std::path::PathBuf;
 
-use turbo_audio::playback::{Outcome, Player, SoundConfigHandle, Status, Throttle};
+use turbo_playback::{Outcome, Player, SoundConfigHandle, Status, Throttle};
 
 use crate::cli::PlayArgs;
 use crate::error::CliError;
@@ -52,7 +52,7 @@ pub fn run(args: &PlayArgs) -> Result<u8, CliError> {
 /// One line for a person.
 ///
 /// ```
-/// use turbo_audio::playback::{Outcome, Status, Timings};
+/// use turbo_playback::{Outcome, Status, Timings};
 /// use turbo_cli::play::describe;
 ///
 /// let outcome = Outcome {

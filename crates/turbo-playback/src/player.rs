@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::config::{MAX_TIMEOUT, Sound, SoundConfig, SoundConfigHandle};
-use super::error::PlayError;
-use super::key::normalize_key;
-use super::outcome::{Outcome, Status, Timings};
-use super::throttle::{Throttle, Verdict};
+use crate::config::{MAX_TIMEOUT, Sound, SoundConfig, SoundConfigHandle};
+use crate::error::PlayError;
+use crate::key::normalize_key;
+use crate::outcome::{Outcome, Status, Timings};
+use crate::throttle::{Throttle, Verdict};
 
 /// The players tried, in order, when the configuration names none.
 pub const KNOWN_PLAYERS: [&str; 4] = ["paplay", "aplay", "afplay", "ffplay"];
@@ -48,7 +48,7 @@ const LONGEST_POLL: Duration = Duration::from_millis(10);
 /// # Examples
 ///
 /// ```
-/// use turbo_audio::playback::{Player, SoundConfig, Status, Throttle};
+/// use turbo_playback::{Player, SoundConfig, Status, Throttle};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let sound = dir.path().join("done.wav");
@@ -137,7 +137,7 @@ impl Player {
     }
 
     /// Plays the sound for `key` (any spelling, see
-    /// [`normalize_key`](super::normalize_key)) and waits for the player to finish
+    /// [`normalize_key`](crate::normalize_key)) and waits for the player to finish
     /// or time out. Never panics; see the type's docs for the order of checks.
     ///
     /// # Errors

@@ -1,11 +1,11 @@
-//! [`Outcome`]: what one [`Player::play`](super::Player::play) did, as a value and
+//! [`Outcome`]: what one [`Player::play`](crate::Player::play) did, as a value and
 //! as JSON.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::throttle::StateReport;
+use crate::throttle::StateReport;
 
 /// What happened to the sound. Serialized as the outcome's `status` field, with
 /// the variant's own fields beside it.
@@ -97,7 +97,7 @@ pub struct Timings {
     pub playback_us: Option<u64>,
 }
 
-/// The result of one [`Player::play`](super::Player::play).
+/// The result of one [`Player::play`](crate::Player::play).
 ///
 /// As JSON (`serde_json::to_string(&outcome)`), for example:
 ///

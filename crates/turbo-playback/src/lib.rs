@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use turbo_audio::playback::{Player, SoundConfig, SoundConfigHandle, Status, Throttle};
+//! use turbo_playback::{Player, SoundConfig, SoundConfigHandle, Status, Throttle};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let sound = dir.path().join("attention.wav");
@@ -40,8 +40,8 @@
 //!   key. [`SoundConfigHandle`] shares one and reloads it without ever blocking
 //!   readers; a failed reload keeps the previous configuration.
 //! - [`Throttle`] is one atomic check-and-set per call under an exclusive lock on
-//!   a separate lock file, with the state replaced by rename (see its module
-//!   docs for the protocol and why it holds across processes).
+//!   a separate lock file, with the state replaced by rename (the protocol, and
+//!   why it holds across processes, is in `docs/architecture.md`, "turbo-playback").
 //! - [`Player`] runs the sound, kills and reaps a player that overruns the
 //!   timeout, bounds concurrent playbacks, and never panics: every answer is an
 //!   [`Outcome`] and every failure of the machinery a [`PlayError`].

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use turbo_audio::playback::{
+use turbo_playback::{
     ConfigError, ProblemKind, ReloadError, SoundConfig, SoundConfigHandle, normalize_key,
 };
 

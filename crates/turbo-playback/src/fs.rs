@@ -11,7 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::Path;
 
-/// The file operations a [`Throttle`](super::Throttle) performs.
+/// The file operations a [`Throttle`](crate::Throttle) performs.
 ///
 /// Every method is one system-level step. An implementation that wraps
 /// [`OsFs`] and fails some calls is how tests inject faults.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use turbo_audio::playback::{
+use turbo_playback::{
     FsOp, OsFs, PlayError, Player, SoundConfig, SoundConfigHandle, StateFs, StateReport, Status,
     Throttle, ThrottleError,
 };

@@ -19,7 +19,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use turbo_audio::playback::{
+use turbo_playback::{
     FsOp, ManualClock, OsFs, Player, SoundConfig, StateFs, StateReport, Throttle, ThrottleError,
     Verdict,
 };

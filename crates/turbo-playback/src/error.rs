@@ -125,7 +125,7 @@ pub enum ProblemKind {
     /// A sound key whose normalized form is empty or has characters other than
     /// ASCII letters and digits.
     InvalidKey {
-        /// The key after [`normalize_key`](crate::playback::normalize_key).
+        /// The key after [`normalize_key`](crate::normalize_key).
         normalized: String,
     },
     /// Two sound keys that normalize to the same key.
@@ -167,7 +167,7 @@ impl fmt::Display for ProblemKind {
     }
 }
 
-/// Why [`SoundConfigHandle::reload`](crate::playback::SoundConfigHandle::reload)
+/// Why [`SoundConfigHandle::reload`](crate::SoundConfigHandle::reload)
 /// kept the previous configuration.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -283,11 +283,11 @@ impl std::error::Error for ThrottleError {
     }
 }
 
-/// Why [`Player::play`](crate::playback::Player::play) returned no outcome.
+/// Why [`Player::play`](crate::Player::play) returned no outcome.
 ///
 /// Everything that is an answer about the sound (throttled, disabled, no file,
 /// no player, the player failed or timed out) is an
-/// [`Outcome`](crate::playback::Outcome); these are failures of the machinery.
+/// [`Outcome`](crate::Outcome); these are failures of the machinery.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PlayError {

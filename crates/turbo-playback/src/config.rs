@@ -15,14 +15,14 @@ use arc_swap::ArcSwap;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::error::{ConfigError, ConfigProblem, ProblemKind, ReloadError};
-use super::key::{is_valid_normalized, normalize_key};
+use crate::error::{ConfigError, ConfigProblem, ProblemKind, ReloadError};
+use crate::key::{is_valid_normalized, normalize_key};
 
 /// Default playback timeout: a notification sound that runs longer is cut off.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default throttle window for sounds that do not set their own.
 pub const DEFAULT_THROTTLE: Duration = Duration::from_secs(1);
-/// Default bound on concurrent playbacks started by one [`Player`](super::Player).
+/// Default bound on concurrent playbacks started by one [`Player`](crate::Player).
 pub const DEFAULT_MAX_CONCURRENT: usize = 4;
 /// Longest throttle window a configuration accepts: one day, which is also how
 /// long the throttle keeps an entry in its state file.
@@ -120,7 +120,7 @@ impl Sound {
 /// # Examples
 ///
 /// ```
-/// use turbo_audio::playback::SoundConfig;
+/// use turbo_playback::SoundConfig;
 ///
 /// let config = SoundConfig::parse(r#"
 ///     volume = 0.5
@@ -134,7 +134,7 @@ impl Sound {
 /// let error = SoundConfig::parse("volume = 2.0\n").unwrap_err();
 /// assert_eq!(error.problems()[0].line, 1);
 /// assert_eq!(error.problems()[0].key, "volume");
-/// # Ok::<(), turbo_audio::playback::ConfigError>(())
+/// # Ok::<(), turbo_playback::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SoundConfig {
@@ -207,7 +207,7 @@ impl SoundConfig {
         self.source.as_deref()
     }
 
-    /// The master switch: when false, every key is [`Disabled`](super::Status::Disabled).
+    /// The master switch: when false, every key is [`Disabled`](crate::Status::Disabled).
     pub fn enabled(&self) -> bool {
         self.enabled
     }
@@ -232,7 +232,7 @@ impl SoundConfig {
         self.throttle
     }
 
-    /// How many playbacks one [`Player`](super::Player) runs at once.
+    /// How many playbacks one [`Player`](crate::Player) runs at once.
     pub fn max_concurrent(&self) -> usize {
         self.max_concurrent
     }
@@ -261,7 +261,7 @@ impl SoundConfig {
 /// # Examples
 ///
 /// ```
-/// use turbo_audio::playback::{SoundConfig, SoundConfigHandle};
+/// use turbo_playback::{SoundConfig, SoundConfigHandle};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("sounds.toml");

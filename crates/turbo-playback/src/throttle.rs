@@ -70,11 +70,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::clock::{Clock, SystemClock};
-use super::config::MAX_THROTTLE;
-use super::error::{FsOp, ThrottleError};
-use super::fs::{OsFs, StateFs};
-use super::key::normalize_key;
+use crate::clock::{Clock, SystemClock};
+use crate::config::MAX_THROTTLE;
+use crate::error::{FsOp, ThrottleError};
+use crate::fs::{OsFs, StateFs};
+use crate::key::normalize_key;
 
 /// The lock file's name inside the state directory.
 pub const LOCK_FILE: &str = "throttle.lock";
@@ -166,7 +166,7 @@ struct StateFile {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use turbo_audio::playback::{ManualClock, Throttle};
+/// use turbo_playback::{ManualClock, Throttle};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let clock = Arc::new(ManualClock::new(1_000_000));
@@ -491,7 +491,7 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playback::clock::ManualClock;
+    use crate::clock::ManualClock;
 
     const WINDOW: Duration = Duration::from_secs(10);
 
