@@ -4,7 +4,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_user_error, stderr, stdout, turbo};
+use std::time::Duration;
+
+use common::{assert_user_error, stderr, stdout, turbo, turbo_within};
 
 /// A config whose player is `true` (plays nothing, exits 0), a sound file, and a
 /// throttle state directory, all in a temp dir.
@@ -142,4 +144,25 @@ fn invalid_config_names_line_and_key() {
         err.contains("line 3") && err.contains("`sounds.stop`"),
         "{err}"
     );
+}
+
+#[test]
+fn a_config_that_is_a_fifo_or_a_device_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("sounds.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let zero = dir.path().join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    for (config, kind) in [(&fifo, "FIFO"), (&zero, "character device")] {
+        let output = turbo_within(
+            &["play", "stop", "--config", config.to_str().unwrap()],
+            Duration::from_secs(20),
+        );
+        assert_user_error(&output, 10, kind);
+        assert!(stderr(&output).contains(config.to_str().unwrap()));
+    }
 }

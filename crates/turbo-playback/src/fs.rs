@@ -5,11 +5,18 @@
 //! runs as root, where permission bits cannot produce `EACCES`. The lock itself
 //! is not behind the seam: [`StateFs::open_lock_file`] returns a real
 //! [`File`] and the throttle locks it with [`File::try_lock`].
+//!
+//! The state directory may hold files someone else put there: [`OsFs`] reads
+//! and locks only regular files (never through a symbolic link, never blocking
+//! on a FIFO), reads at most a given number of bytes, and creates the temporary
+//! file exclusively, so a planted link is never written through.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
+
+use crate::file::{Links, into_io_error, open_regular, read_at_most};
 
 /// The file operations a [`Throttle`](crate::Throttle) performs.
 ///
@@ -28,28 +35,38 @@ pub trait StateFs: Send + Sync + fmt::Debug {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
 
     /// Opens the lock file for locking, creating it if missing. Must not
-    /// truncate or replace an existing file: its inode is the lock.
+    /// truncate or replace an existing file (its inode is the lock), and must
+    /// not open anything but a regular file at `path` itself (not through a
+    /// symbolic link).
     ///
     /// # Errors
     ///
-    /// Any I/O error; [`io::ErrorKind::NotFound`] if the directory is missing.
+    /// Any I/O error; [`io::ErrorKind::NotFound`] if the directory is missing;
+    /// for something other than a regular file, an error made by
+    /// [`not_regular_error`](crate::not_regular_error).
     fn open_lock_file(&self, path: &Path) -> io::Result<File>;
 
-    /// Reads a whole file.
+    /// Reads the whole file at `path` if it holds at most `max` bytes. Must
+    /// read only a regular file at `path` itself (not through a symbolic link)
+    /// and must not block on a FIFO.
     ///
     /// # Errors
     ///
-    /// Any I/O error; [`io::ErrorKind::NotFound`] if there is no such file.
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Any I/O error; [`io::ErrorKind::NotFound`] if there is no such file;
+    /// [`io::ErrorKind::FileTooLarge`] if it holds more than `max` bytes; for
+    /// something other than a regular file, an error made by
+    /// [`not_regular_error`](crate::not_regular_error).
+    fn read(&self, path: &Path, max: u64) -> io::Result<Vec<u8>>;
 
-    /// Creates or truncates `path` and writes `contents` to it.
+    /// Creates `path` exclusively (failing if anything, even a dangling
+    /// symbolic link, is already there) and writes `contents` to it.
     ///
     /// # Errors
     ///
-    /// Any I/O error.
-    fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()>;
+    /// Any I/O error; [`io::ErrorKind::AlreadyExists`] if `path` exists.
+    fn write_new(&self, path: &Path, contents: &[u8]) -> io::Result<()>;
 
-    /// Removes the file at `path`.
+    /// Removes the file at `path` (a symbolic link itself, not its target).
     ///
     /// # Errors
     ///
@@ -74,20 +91,18 @@ impl StateFs for OsFs {
     }
 
     fn open_lock_file(&self, path: &Path) -> io::Result<File> {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
+        crate::file::open_lock_file(path)
     }
 
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        fs::read(path)
+    fn read(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        open_regular(path, Links::Refuse)
+            .and_then(|file| read_at_most(file, max))
+            .map_err(|failure| into_io_error(failure, max))
     }
 
-    fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
-        fs::write(path, contents)
+    fn write_new(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
+        let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        file.write_all(contents)
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {

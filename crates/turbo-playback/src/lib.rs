@@ -49,6 +49,7 @@
 mod clock;
 mod config;
 mod error;
+mod file;
 mod fs;
 mod key;
 mod outcome;
@@ -57,17 +58,19 @@ mod throttle;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    DEFAULT_MAX_CONCURRENT, DEFAULT_THROTTLE, DEFAULT_TIMEOUT, MAX_CONCURRENT_LIMIT, MAX_THROTTLE,
-    MAX_TIMEOUT, Sound, SoundConfig, SoundConfigHandle,
+    DEFAULT_MAX_CONCURRENT, DEFAULT_THROTTLE, DEFAULT_TIMEOUT, MAX_CONCURRENT_LIMIT,
+    MAX_CONFIG_BYTES, MAX_PROBLEMS, MAX_THROTTLE, MAX_TIMEOUT, Sound, SoundConfig,
+    SoundConfigHandle,
 };
 pub use error::{
     ConfigError, ConfigProblem, FsOp, PlayError, ProblemKind, ReloadError, ThrottleError,
 };
+pub use file::{FileKind, NotRegularFile, not_regular_error};
 pub use fs::{OsFs, StateFs};
 pub use key::normalize_key;
 pub use outcome::{Outcome, Status, Timings};
 pub use player::{KNOWN_PLAYERS, Player, PlayerBuilder};
 pub use throttle::{
-    DEFAULT_LOCK_TIMEOUT, LOCK_FILE, STATE_FILE, StateReport, TEMP_FILE, Throttle, ThrottleBuilder,
-    ThrottleCheck, Verdict,
+    DEFAULT_LOCK_TIMEOUT, LOCK_FILE, MAX_KEY_BYTES, MAX_KEYS, MAX_STATE_BYTES, STATE_FILE,
+    StateReport, TEMP_FILE, Throttle, ThrottleBuilder, ThrottleCheck, Verdict,
 };

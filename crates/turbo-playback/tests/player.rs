@@ -330,10 +330,10 @@ impl StateFs for ReadOnly {
     fn open_lock_file(&self, path: &Path) -> io::Result<File> {
         OsFs.open_lock_file(path)
     }
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        OsFs.read(path)
+    fn read(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        OsFs.read(path, max)
     }
-    fn write(&self, _path: &Path, _contents: &[u8]) -> io::Result<()> {
+    fn write_new(&self, _path: &Path, _contents: &[u8]) -> io::Result<()> {
         Err(io::Error::from(io::ErrorKind::PermissionDenied))
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
