@@ -176,6 +176,15 @@ pub struct PlayArgs {
     /// Print the outcome as one line of JSON
     #[arg(long)]
     pub json: bool,
+    /// Wait until the sound has ended (at most the config's timeout_ms) and
+    /// report how it ended; without it, turbo returns as soon as the player has
+    /// started, and a background turbo enforces the timeout
+    #[arg(long)]
+    pub wait: bool,
+    /// Internal: run as the background watcher of `turbo play` without
+    /// `--wait` (report the outcome as soon as `play` returns, then wait)
+    #[arg(long, hide = true)]
+    pub watcher: bool,
 }
 
 /// `turbo bench`.

@@ -1,5 +1,8 @@
 //! `turbo play`: each outcome's exit code, JSON output and config errors.
 
+// Test code: a panic is how a failure is reported.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +39,10 @@ impl Setup {
     }
 
     fn play(&self, key: &str, json: bool) -> std::process::Output {
+        self.play_with(key, json, &[])
+    }
+
+    fn play_with(&self, key: &str, json: bool, extra: &[&str]) -> std::process::Output {
         let config = self.config.to_str().expect("UTF-8 temp path");
         let state = self.state();
         let mut args = vec!["play", key, "--config", config, "--state-dir"];
@@ -43,7 +50,8 @@ impl Setup {
         if json {
             args.push("--json");
         }
-        turbo(&args)
+        args.extend_from_slice(extra);
+        turbo_within(&args, Duration::from_secs(30))
     }
 }
 
@@ -56,7 +64,7 @@ fn json(output: &std::process::Output) -> serde_json::Value {
 #[test]
 fn plays_then_throttles_across_processes() {
     let setup = Setup::new("");
-    let first = setup.play("Stop", true);
+    let first = setup.play_with("Stop", true, &["--wait"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let outcome = json(&first);
     assert_eq!(outcome["status"], "played");
@@ -165,4 +173,74 @@ fn a_config_that_is_a_fifo_or_a_device_is_refused_at_once() {
         assert_user_error(&output, 10, kind);
         assert!(stderr(&output).contains(config.to_str().unwrap()));
     }
+}
+
+/// A setup whose player waits until the test creates `stop.wav.go`.
+fn gated(extra: &str) -> Setup {
+    let setup = Setup::new(extra);
+    std::fs::write(
+        &setup.config,
+        format!(
+            "player = [\"sh\", \"-c\", 'while [ ! -e \"$0.go\" ]; do sleep 0.01; done', \"{{file}}\"]\n\
+             throttle_ms = 0\n{extra}\n[sounds]\nstop = \"stop.wav\"\n"
+        ),
+    )
+    .unwrap();
+    setup
+}
+
+fn is_alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn without_wait_turbo_returns_while_the_sound_plays() {
+    let setup = gated("");
+    let output = setup.play("stop", true);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let outcome = json(&output);
+    assert_eq!(outcome["status"], "started");
+    // The gate is closed: the player cannot have ended, so turbo did not wait.
+    let pid = outcome["pid"].as_u64().unwrap();
+    assert!(is_alive(pid), "the player {pid} is playing");
+    std::fs::File::create(setup.dir.path().join("stop.wav.go")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while is_alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the player never ended"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = stdout(&setup.play("stop", false));
+    assert!(text.starts_with("stop: playing"), "{text}");
+}
+
+#[test]
+fn the_background_watcher_enforces_the_timeout() {
+    let setup = gated("timeout_ms = 300");
+    let output = setup.play("stop", true);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let pid = json(&output)["pid"].as_u64().unwrap();
+    // turbo itself has exited; the gate stays closed; only the watcher can end
+    // the player.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while is_alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nobody killed the player at the timeout"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn with_wait_a_timeout_is_exit_9() {
+    let setup = gated("timeout_ms = 200");
+    let output = setup.play_with("stop", true, &["--wait"]);
+    assert_eq!(output.status.code(), Some(9), "{}", stderr(&output));
+    assert_eq!(json(&output)["status"], "timed_out");
 }

@@ -26,11 +26,13 @@
 //!     .build();
 //! let player = Player::new(config, throttle);
 //!
+//! // `play` returns once the player has started; `wait` until it has ended.
 //! let first = player.play("needs_attention")?;
-//! assert_eq!(first.status, Status::Played);
+//! assert_eq!(first.outcome().status, Status::Started);
+//! assert_eq!(first.wait()?.status, Status::Played);
 //! let second = player.play("NEEDS ATTENTION")?;
-//! assert!(matches!(second.status, Status::Throttled { .. }));
-//! assert!(second.to_json()?.contains(r#""status":"throttled""#));
+//! assert!(matches!(second.outcome().status, Status::Throttled { .. }));
+//! assert!(second.outcome().to_json()?.contains(r#""status":"throttled""#));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -42,9 +44,10 @@
 //! - [`Throttle`] is one atomic check-and-set per call under an exclusive lock on
 //!   a separate lock file, with the state replaced by rename (the protocol, and
 //!   why it holds across processes, is in `docs/architecture.md`, "turbo-playback").
-//! - [`Player`] runs the sound, kills and reaps a player that overruns the
-//!   timeout, bounds concurrent playbacks, and never panics: every answer is an
-//!   [`Outcome`] and every failure of the machinery a [`PlayError`].
+//! - [`Player`] starts the player and returns a [`Playback`] at once; a reaper
+//!   thread kills (with its process group) and reaps a player that overruns the
+//!   timeout; concurrent playbacks are bounded; nothing panics: every answer is
+//!   an [`Outcome`] and every failure of the machinery a [`PlayError`].
 
 mod clock;
 mod config;
@@ -53,6 +56,7 @@ mod file;
 mod fs;
 mod key;
 mod outcome;
+mod playback;
 mod player;
 mod throttle;
 
@@ -69,6 +73,7 @@ pub use file::{FileKind, NotRegularFile, not_regular_error};
 pub use fs::{OsFs, StateFs};
 pub use key::normalize_key;
 pub use outcome::{Outcome, Status, Timings};
+pub use playback::Playback;
 pub use player::{KNOWN_PLAYERS, Player, PlayerBuilder};
 pub use throttle::{
     DEFAULT_LOCK_TIMEOUT, LOCK_FILE, MAX_KEY_BYTES, MAX_KEYS, MAX_STATE_BYTES, STATE_FILE,

@@ -13,6 +13,10 @@ use crate::throttle::StateReport;
 #[serde(tag = "status", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Status {
+    /// The player process was started and is playing: what
+    /// [`Player::play`](crate::Player::play) reports when it returns; the
+    /// [`Playback`](crate::Playback) ends with one of the statuses below.
+    Started,
     /// The player ran and exited successfully.
     Played,
     /// The key played less than a throttle window ago (in this or another
@@ -49,12 +53,19 @@ pub enum Status {
         /// The signal that ended it, as reaped (`9`, SIGKILL, on Unix).
         signal: Option<i32>,
     },
+    /// The playback was cancelled ([`Playback::cancel`](crate::Playback::cancel))
+    /// and the player was killed and reaped.
+    Cancelled {
+        /// The signal that ended it, as reaped (`9`, SIGKILL, on Unix).
+        signal: Option<i32>,
+    },
 }
 
 impl Status {
     /// The variant's name as it appears in JSON (`played`, `throttled`, ...).
     pub fn name(&self) -> &'static str {
         match self {
+            Self::Started => "started",
             Self::Played => "played",
             Self::Throttled { .. } => "throttled",
             Self::Disabled => "disabled",
@@ -63,15 +74,16 @@ impl Status {
             Self::Busy { .. } => "busy",
             Self::Failed { .. } => "failed",
             Self::TimedOut { .. } => "timed_out",
+            Self::Cancelled { .. } => "cancelled",
         }
     }
 
     /// The exit code a `turbo play` command should use for this status (see the
-    /// playback guide): 0 played, 3 throttled, 4 disabled, 5 busy, 6 not found,
-    /// 7 no player, 8 failed, 9 timed out.
+    /// playback guide): 0 started or played, 3 throttled, 4 disabled, 5 busy,
+    /// 6 not found, 7 no player, 8 failed, 9 timed out, 14 cancelled.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Played => 0,
+            Self::Started | Self::Played => 0,
             Self::Throttled { .. } => 3,
             Self::Disabled => 4,
             Self::Busy { .. } => 5,
@@ -79,6 +91,7 @@ impl Status {
             Self::NoPlayer => 7,
             Self::Failed { .. } => 8,
             Self::TimedOut { .. } => 9,
+            Self::Cancelled { .. } => 14,
         }
     }
 }
@@ -87,13 +100,14 @@ impl Status {
 /// is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timings {
-    /// The whole call.
+    /// The whole call: until `play` returned, or for a playback's final
+    /// outcome, until the player was reaped.
     pub total_us: u64,
     /// The throttle check, lock wait included.
     pub throttle_us: Option<u64>,
     /// Waiting for the throttle lock.
     pub lock_wait_us: Option<u64>,
-    /// From starting the player to reaping it.
+    /// From starting the player to reaping it (`None` while it runs).
     pub playback_us: Option<u64>,
 }
 
@@ -133,7 +147,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Whether the sound played.
+    /// Whether the sound played to its end.
     pub fn played(&self) -> bool {
         self.status == Status::Played
     }
@@ -211,8 +225,9 @@ mod tests {
                 timeout_ms: 1,
                 signal: Some(9),
             },
+            Status::Cancelled { signal: Some(9) },
         ];
-        for status in &all {
+        for status in all.iter().chain([&Status::Started]) {
             let json = serde_json::to_value(outcome(status.clone())).unwrap();
             assert_eq!(json["status"], status.name());
         }
@@ -221,5 +236,7 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), all.len());
         assert_eq!(Status::Played.exit_code(), 0);
+        // Started is success too: the sound is playing.
+        assert_eq!(Status::Started.exit_code(), 0);
     }
 }

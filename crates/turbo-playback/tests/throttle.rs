@@ -157,7 +157,7 @@ fn child(dir: &Path, index: usize) {
             let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
                 barrier.wait();
-                match player.play(SPELLINGS[(index + thread) % SPELLINGS.len()]) {
+                match player.play_and_wait(SPELLINGS[(index + thread) % SPELLINGS.len()]) {
                     Ok(outcome) => outcome.status.name().to_owned(),
                     Err(error) => format!("error: {error}"),
                 }
