@@ -92,6 +92,10 @@ fn text_and_noise_are_unsupported() {
 fn opus_is_unsupported_not_corrupt() {
     let error = error_for(common::bytes("unsupported-opus.ogg"), &DecodeOptions::new());
     assert!(matches!(error, DecodeError::Unsupported { .. }), "{error}");
+    // Named as a user knows it, not by symphonia's codec number.
+    let message = error.to_string();
+    assert!(message.contains("Opus is not supported"), "{message}");
+    assert!(!message.contains("0x1001"), "{message}");
 }
 
 #[test]

@@ -4,7 +4,9 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Server, assert_user_error, fixture, refused, stderr, stdout, turbo_with_env};
+use common::{
+    Server, assert_user_error, fixture, refused, stderr, stdout, turbo_with_env, turbo_within_env,
+};
 use turbo_cli::server::Asset;
 
 /// Runs `turbo` with the pipeline's temp root (the platform cache directory,
@@ -141,4 +143,28 @@ fn an_unwritable_output_fails_and_leaves_nothing() {
     ]);
     assert_user_error(&output, 1, "cannot write");
     assert!(!out.exists());
+}
+
+#[test]
+fn a_fifo_or_a_directory_is_refused_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("clip.mp3");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    for (path, words) in [
+        (fifo.as_path(), "is a FIFO"),
+        (dir.path(), "is a directory"),
+    ] {
+        let path = path.to_str().expect("UTF-8 temp path");
+        let output = turbo_within_env(
+            &["audio", path],
+            &[("XDG_CACHE_HOME", dir.path())],
+            std::time::Duration::from_secs(20),
+        );
+        assert_user_error(&output, 1, words);
+        assert!(stderr(&output).contains(path), "{}", stderr(&output));
+    }
 }

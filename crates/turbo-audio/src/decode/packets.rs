@@ -110,10 +110,9 @@ impl PacketDecoder {
             .ok_or_else(|| DecodeError::unsupported("the audio track has no codec parameters"))?;
         let format =
             AudioFormat::identify(reader.format_info().format, params.codec).ok_or_else(|| {
-                DecodeError::unsupported(format!(
-                    "codec {} in a {} container",
+                DecodeError::unsupported(unsupported_codec(
                     params.codec,
-                    reader.format_info().short_name
+                    reader.format_info().short_name,
                 ))
             })?;
         let decoder = symphonia::default::get_codecs()
@@ -340,5 +339,21 @@ impl<R: Read + Seek + Send + Sync> MediaSource for Source<R> {
 
     fn byte_len(&self) -> Option<u64> {
         self.len
+    }
+}
+
+/// What to tell a user about a codec turbo does not decode: its name where
+/// known (Opus is the one users meet: Ogg and WebM files often hold it), and
+/// what turbo does decode.
+fn unsupported_codec(
+    codec: symphonia::core::codecs::audio::AudioCodecId,
+    container: &str,
+) -> String {
+    use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
+    const SUPPORTED: &str = "turbo decodes WAV (PCM), FLAC, MP3, Ogg Vorbis and AAC";
+    if codec == CODEC_ID_OPUS {
+        format!("Opus is not supported (found in a {container} container); {SUPPORTED}")
+    } else {
+        format!("codec {codec} in a {container} container is not supported; {SUPPORTED}")
     }
 }

@@ -83,7 +83,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
 
-pub use error::PipelineError;
+pub use error::{PathKind, PipelineError};
 pub use request::{Audio, AudioRequest, LoadReport, LoadedAudio};
 
 use crate::decode::packets::PacketDecoder;
@@ -500,10 +500,14 @@ impl AudioPipeline {
 
     /// Decodes or opens for streaming a local file, as the policy routes it, and
     /// finalizes it like [`load_body`](Self::load_body). No temp file is made;
-    /// the file is only read.
+    /// the file is only read. A symbolic link is followed, but only a regular
+    /// file is read: a directory, a FIFO or a device is refused without being
+    /// read, and a FIFO without being waited on (on Unix it is opened with
+    /// `O_NONBLOCK`, and the opened file's type checked again).
     ///
     /// # Errors
     ///
+    /// [`PipelineError::NotAFile`] for a path that is not a regular file,
     /// [`PipelineError::Open`] if the file cannot be opened, else as
     /// [`load_body`](Self::load_body).
     pub async fn load_path(&self, path: &Path) -> Result<LoadedAudio, PipelineError> {
@@ -514,7 +518,7 @@ impl AudioPipeline {
                 path: path.to_path_buf(),
                 source,
             };
-            let source = File::open(path).map_err(open_error)?;
+            let source = open_regular(path)?;
             let bytes = source.metadata().map_err(open_error)?.len();
             let extension = path.extension().and_then(|e| e.to_str());
             let mut options = self.decode_options();
@@ -859,4 +863,38 @@ impl Finalize {
         }
         loaded
     }
+}
+/// Opens `path` for reading if it leads to a regular file; see
+/// [`AudioPipeline::load_path`].
+fn open_regular(path: &Path) -> Result<File, PipelineError> {
+    let open_error = |source| PipelineError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let not_a_file = |kind| PipelineError::NotAFile {
+        path: path.to_path_buf(),
+        kind,
+    };
+    let meta = std::fs::metadata(path).map_err(open_error)?;
+    if let Some(kind) = PathKind::of(&meta) {
+        return Err(not_a_file(kind));
+    }
+    let file = open_nonblocking(path).map_err(open_error)?;
+    // The path may have been swapped between the look and the open.
+    if let Some(kind) = PathKind::of(&file.metadata().map_err(open_error)?) {
+        return Err(not_a_file(kind));
+    }
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    File::open(path)
 }

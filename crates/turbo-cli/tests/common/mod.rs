@@ -26,9 +26,22 @@ pub fn turbo_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Output
 /// [`turbo`], but a run that has not ended within `limit` is killed and fails
 /// the test: for inputs (FIFOs, devices) that used to hang the binary.
 pub fn turbo_within(args: &[&str], limit: Duration) -> Output {
+    turbo_within_env(args, &[], limit)
+}
+
+/// [`turbo_within`] with extra environment variables.
+pub fn turbo_within_env(
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+    limit: Duration,
+) -> Output {
     use std::process::Stdio;
     use std::time::Instant;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_turbo"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_turbo"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .args(args)
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
