@@ -105,6 +105,17 @@ pub trait TempFs: Send + Sync + fmt::Debug + 'static {
     ///
     /// Any I/O error; [`io::ErrorKind::NotFound`] if `from` is gone.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
+    /// Sets a directory's mode to 0700 (the manager repairs a directory of its
+    /// own that others may read or write). The default uses `std::fs`.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error.
+    fn restrict_dir(&self, path: &Path) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+    }
 }
 
 /// The real file system, through `std::fs` with Unix modes.
