@@ -85,7 +85,7 @@ impl StreamingClip {
     where
         R: Read + Seek + Send + Sync + 'static,
     {
-        let packets = PacketDecoder::open(source, options.hint())?;
+        let packets = PacketDecoder::open(source, options)?;
         Ok(Self::from_decoder(packets, guard))
     }
 

@@ -675,3 +675,36 @@ async fn a_path_that_is_not_a_file_is_refused_unread() {
     }
     assert_clean(&pipeline).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_packets_are_skipped_unless_the_pipeline_is_strict() {
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let path = dir.path().join("damaged.mp3");
+    std::fs::write(&path, common::damaged_mp3()).unwrap_or_else(|error| panic!("{error}"));
+    let tolerant = caller_pipeline(dir.path(), DecodePolicy::always(Route::Inline));
+    let loaded = tolerant
+        .load_path(&path)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let Audio::Decoded(clip) = &loaded.audio else {
+        panic!("decoded inline");
+    };
+    assert_eq!(clip.skipped_packets(), 2);
+    let strict = AudioPipeline::builder()
+        .temp_root(dir.path())
+        .policy(DecodePolicy::always(Route::Inline))
+        .strict_decode(true)
+        .finalize_on(FinalizeOn::Caller)
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let result = strict.load_path(&path).await;
+    assert!(
+        matches!(
+            result,
+            Err(PipelineError::Decode(DecodeError::TooDamaged { .. }))
+        ),
+        "{result:?}"
+    );
+    assert_clean(&tolerant).await;
+    assert_clean(&strict).await;
+}

@@ -157,6 +157,11 @@ pub struct AudioArgs {
     /// Stream the clip (decode chunk by chunk) whatever its size or length
     #[arg(long)]
     pub stream: bool,
+    /// Refuse damaged audio: fail on the first packet that does not decode, and
+    /// on a file cut short, instead of skipping the packet (up to 100) or
+    /// keeping the audio before the cut
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `turbo play`.

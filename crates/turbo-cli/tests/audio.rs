@@ -116,7 +116,7 @@ fn audio_errors_are_one_line() {
 
     let opus = fixture("unsupported-opus.ogg");
     let output = turbo(&["audio", opus.to_str().expect("UTF-8 path")]);
-    assert_user_error(&output, 1, "unsupported audio");
+    assert_user_error(&output, 1, "Opus is not supported");
 
     let output = turbo(&["audio", "ftp://example.com/a.mp3"]);
     assert_user_error(&output, 2, "unsupported scheme");
@@ -167,4 +167,27 @@ fn a_fifo_or_a_directory_is_refused_at_once() {
         assert_user_error(&output, 1, words);
         assert!(stderr(&output).contains(path), "{}", stderr(&output));
     }
+}
+
+#[test]
+fn damaged_audio_is_reported_and_refused_under_strict() {
+    // tone.mp3 with every 97th byte of its middle half inverted: two frames do
+    // not decode (the same two as in turbo-audio's decode tests).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut bytes = std::fs::read(fixture("tone.mp3")).expect("fixture");
+    let len = bytes.len();
+    let mut at = len / 4;
+    while at < len * 3 / 4 {
+        bytes[at] ^= 0xff;
+        at += 97;
+    }
+    let path = dir.path().join("damaged.mp3");
+    std::fs::write(&path, bytes).expect("write");
+    let path = path.to_str().expect("UTF-8 path");
+    let output = turbo(&["audio", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("damaged: 2 packets did not decode"), "{text}");
+    let output = turbo(&["audio", path, "--strict"]);
+    assert_user_error(&output, 1, "did not decode");
 }

@@ -153,6 +153,7 @@ pub struct AudioPipelineBuilder {
     workers: usize,
     max_active_files: usize,
     max_decoded_samples: u64,
+    strict_decode: bool,
     max_body_bytes: u64,
     when_busy: WhenBusy,
     main: Option<MainThread>,
@@ -168,6 +169,7 @@ impl std::fmt::Debug for AudioPipelineBuilder {
             .field("workers", &self.workers)
             .field("max_active_files", &self.max_active_files)
             .field("max_decoded_samples", &self.max_decoded_samples)
+            .field("strict_decode", &self.strict_decode)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("when_busy", &self.when_busy)
             .field("finalize_on", &self.finalize_on)
@@ -216,6 +218,15 @@ impl AudioPipelineBuilder {
     /// [`DecodeError::TooLarge`](crate::decode::DecodeError::TooLarge).
     pub fn max_decoded_samples(mut self, samples: u64) -> Self {
         self.max_decoded_samples = samples;
+        self
+    }
+
+    /// Decodes strictly (default false): a packet the codec rejects, or input
+    /// that ends inside a packet, fails the load instead of being skipped or
+    /// giving the audio before the cut; see
+    /// [`DecodeOptions::strict`](crate::decode::DecodeOptions::strict).
+    pub fn strict_decode(mut self, strict: bool) -> Self {
+        self.strict_decode = strict;
         self
     }
 
@@ -292,6 +303,7 @@ impl AudioPipelineBuilder {
                 files: Arc::new(Semaphore::new(self.max_active_files)),
                 max_active_files: self.max_active_files,
                 max_decoded_samples: self.max_decoded_samples,
+                strict_decode: self.strict_decode,
                 max_body_bytes: self.max_body_bytes,
                 when_busy: self.when_busy,
                 main: self.main.unwrap_or_default(),
@@ -330,6 +342,7 @@ struct Inner {
     files: Arc<Semaphore>,
     max_active_files: usize,
     max_decoded_samples: u64,
+    strict_decode: bool,
     max_body_bytes: u64,
     when_busy: WhenBusy,
     main: MainThread,
@@ -418,6 +431,7 @@ impl AudioPipeline {
             workers: default_workers(),
             max_active_files: DEFAULT_MAX_ACTIVE_FILES,
             max_decoded_samples: DEFAULT_MAX_DECODED_SAMPLES,
+            strict_decode: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             when_busy: WhenBusy::Wait,
             main: None,
@@ -547,7 +561,9 @@ impl AudioPipeline {
     }
 
     fn decode_options(&self) -> DecodeOptions {
-        DecodeOptions::new().max_decoded_samples(self.inner.max_decoded_samples)
+        DecodeOptions::new()
+            .max_decoded_samples(self.inner.max_decoded_samples)
+            .strict(self.inner.strict_decode)
     }
 
     fn count<T>(&self, result: &Result<T, PipelineError>) {
@@ -706,7 +722,7 @@ impl AudioPipeline {
             let in_flight = job_in_flight;
             let guard = guard;
             let began = Instant::now();
-            let packets = PacketDecoder::open(source, options.hint())?;
+            let packets = PacketDecoder::open(source, &options)?;
             let info = packets.info();
             let route = policy.route(&ClipFacts {
                 byte_len: Some(bytes),
