@@ -208,7 +208,6 @@ fn default_root() -> PathBuf {
 /// to this user ([`TempError::NotOwned`] otherwise); if others may read, write
 /// or enter it, its mode is set back to 0700 (and a warning logged).
 fn ensure_dir(fs: &dyn TempFs, path: &Path) -> Result<(), TempError> {
-    use std::os::unix::fs::MetadataExt;
     match fs.create_dir(path) {
         Ok(()) => return Ok(()),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
@@ -222,6 +221,13 @@ fn ensure_dir(fs: &dyn TempFs, path: &Path) -> Result<(), TempError> {
             path: path.to_path_buf(),
         });
     }
+    check_owner(fs, path, &meta)
+}
+
+/// The ownership half of [`ensure_dir`] (Unix: owner and mode bits).
+#[cfg(unix)]
+fn check_owner(fs: &dyn TempFs, path: &Path, meta: &std::fs::Metadata) -> Result<(), TempError> {
+    use std::os::unix::fs::MetadataExt;
     let user = rustix::process::geteuid().as_raw();
     if meta.uid() != user {
         return Err(TempError::NotOwned {
@@ -239,6 +245,13 @@ fn ensure_dir(fs: &dyn TempFs, path: &Path) -> Result<(), TempError> {
         fs.restrict_dir(path)
             .map_err(|error| TempError::io(TempOp::CreateDir, path, error))?;
     }
+    Ok(())
+}
+
+/// Elsewhere there are no owner ids or mode bits to check: the directory is
+/// used as found (Windows ACLs are not inspected).
+#[cfg(not(unix))]
+fn check_owner(_fs: &dyn TempFs, _path: &Path, _meta: &std::fs::Metadata) -> Result<(), TempError> {
     Ok(())
 }
 
