@@ -199,7 +199,9 @@ pub fn describe(outcome: &Outcome) -> String {
         }
         Status::Disabled => format!("{key}: disabled in the config"),
         Status::NotFound => match path {
-            Some(path) => format!("{key}: not found, the sound file {path} does not exist"),
+            Some(path) => format!(
+                "{key}: not found, the sound file {path} does not exist or is not a regular file"
+            ),
             None => format!("{key}: not found, no sound is configured for this key"),
         },
         Status::NoPlayer => format!(

@@ -27,7 +27,8 @@ pub enum Status {
     },
     /// Sounds are switched off, globally or for this key.
     Disabled,
-    /// No sound is configured for the key, or its file does not exist (then the
+    /// No sound is configured for the key, or its file does not exist or is not
+    /// a regular file (a directory, a FIFO a player would wait on; then the
     /// outcome's `path` says which file).
     NotFound,
     /// No player program was found (the configured one, or none of the known

@@ -306,3 +306,20 @@ fn an_unknown_key_storm_lists_the_first_problems_and_counts_the_rest() {
     assert!(message.ends_with("; and 9950 more problems"), "{message}");
     assert_eq!(message.matches("unknown field").count(), MAX_PROBLEMS);
 }
+
+#[test]
+fn a_sound_file_that_is_a_fifo_is_not_found_and_no_player_waits_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("a.wav");
+    mkfifo(&fifo);
+    let config = SoundConfig::parse(&format!(
+        "player = \"true\"\nthrottle_ms = 0\n[sounds]\na = '{}'\n",
+        fifo.display()
+    ))
+    .unwrap();
+    let player = Player::new(config, Throttle::new(dir.path().join("state")));
+    let outcome = within("play", move || player.play("a").unwrap().outcome().clone());
+    assert_eq!(outcome.status, turbo_playback::Status::NotFound);
+    assert_eq!(outcome.path, Some(fifo));
+    assert_eq!(outcome.pid, None);
+}
