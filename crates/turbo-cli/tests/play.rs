@@ -244,3 +244,24 @@ fn with_wait_a_timeout_is_exit_9() {
     assert_eq!(output.status.code(), Some(9), "{}", stderr(&output));
     assert_eq!(json(&output)["status"], "timed_out");
 }
+
+#[test]
+fn a_throttle_error_in_the_background_turbo_is_passed_on_with_its_exit_code() {
+    let setup = Setup::new("");
+    std::fs::create_dir(setup.state()).unwrap();
+    let state_file = setup.state().join("throttle.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&state_file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for extra in [&[][..], &["--wait"][..]] {
+        let output = setup.play_with("stop", false, extra);
+        assert_user_error(&output, 11, "FIFO");
+        assert!(
+            stderr(&output).contains(state_file.to_str().unwrap()),
+            "{extra:?}: {}",
+            stderr(&output)
+        );
+    }
+}
