@@ -5,7 +5,8 @@ mod common;
 
 use bytes::Bytes;
 use common::{
-    Server, assert_user_error, fixture, refused, stderr, stdout, turbo_with_env, turbo_within_env,
+    Server, assert_user_error, fixture, mkfifo, refused, stderr, stdout, turbo_with_env,
+    turbo_within_env,
 };
 use turbo_cli::server::Asset;
 
@@ -149,11 +150,7 @@ fn an_unwritable_output_fails_and_leaves_nothing() {
 fn a_fifo_or_a_directory_is_refused_at_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let fifo = dir.path().join("clip.mp3");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
+    mkfifo(&fifo);
     for (path, words) in [
         (fifo.as_path(), "is a FIFO"),
         (dir.path(), "is a directory"),

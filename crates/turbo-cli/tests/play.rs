@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use common::{assert_user_error, stderr, stdout, turbo, turbo_within};
+use common::{assert_user_error, mkfifo, stderr, stdout, turbo, turbo_within};
 
 /// A config whose player is `true` (plays nothing, exits 0), a sound file, and a
 /// throttle state directory, all in a temp dir.
@@ -158,11 +158,7 @@ fn invalid_config_names_line_and_key() {
 fn a_config_that_is_a_fifo_or_a_device_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("sounds.toml");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&fifo);
     let zero = dir.path().join("zero.toml");
     std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
     for (config, kind) in [(&fifo, "FIFO"), (&zero, "character device")] {
@@ -250,11 +246,7 @@ fn a_throttle_error_in_the_background_turbo_is_passed_on_with_its_exit_code() {
     let setup = Setup::new("");
     std::fs::create_dir(setup.state()).unwrap();
     let state_file = setup.state().join("throttle.json");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&state_file)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&state_file);
     for extra in [&[][..], &["--wait"][..]] {
         let output = setup.play_with("stop", false, extra);
         assert_user_error(&output, 11, "FIFO");

@@ -145,3 +145,12 @@ pub fn fixture(name: &str) -> std::path::PathBuf {
         .join("../turbo-audio/tests/fixtures")
         .join(name)
 }
+
+/// Makes a FIFO (named pipe) at `path` with `mkfifo`, as a hostile user would.
+pub fn mkfifo(path: &std::path::Path) {
+    let made = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
