@@ -85,7 +85,7 @@ impl StreamingClip {
     where
         R: Read + Seek + Send + Sync + 'static,
     {
-        let packets = PacketDecoder::open(source, options.hint())?;
+        let packets = PacketDecoder::open(source, options)?;
         Ok(Self::from_decoder(packets, guard))
     }
 
@@ -185,5 +185,25 @@ impl StreamingClip {
     /// Whether the clip holds a guard (a temp file to delete on drop).
     pub fn is_guarded(&self) -> bool {
         self.guard.is_some()
+    }
+
+    /// Packets skipped so far because they did not decode (see
+    /// [`AudioClip::skipped_packets`](crate::decode::AudioClip::skipped_packets));
+    /// past the options' bound a read fails with
+    /// [`DecodeError::TooDamaged`].
+    pub fn skipped_packets(&self) -> u64 {
+        self.packets.skipped_packets()
+    }
+
+    /// The audio in the packets skipped so far, where the container states
+    /// their durations.
+    pub fn skipped_duration(&self) -> Duration {
+        self.packets.lost()
+    }
+
+    /// Whether the input has been found to end inside a packet: the stream
+    /// ended there, after the audio before the cut.
+    pub fn truncated(&self) -> bool {
+        self.packets.truncated()
     }
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use std::io::Cursor;
+use std::time::Duration;
 
 use turbo_audio::decode::{AudioFormat, DecodeError, DecodeOptions, decode, probe};
 
@@ -92,6 +93,10 @@ fn text_and_noise_are_unsupported() {
 fn opus_is_unsupported_not_corrupt() {
     let error = error_for(common::bytes("unsupported-opus.ogg"), &DecodeOptions::new());
     assert!(matches!(error, DecodeError::Unsupported { .. }), "{error}");
+    // Named as a user knows it, not by symphonia's codec number.
+    let message = error.to_string();
+    assert!(message.contains("Opus is not supported"), "{message}");
+    assert!(!message.contains("0x1001"), "{message}");
 }
 
 #[test]
@@ -99,7 +104,14 @@ fn a_header_cut_short_is_a_typed_error() {
     for fixture in &common::FIXTURES {
         let bytes = common::bytes(fixture.file);
         for cut in [4, 16, 64] {
-            let error = error_for(bytes[..cut].to_vec(), &DecodeOptions::new());
+            let cut_bytes = bytes[..cut].to_vec();
+            // 64 bytes of WAV hold its header and five frames: by default those
+            // decode, flagged truncated; strict decoding refuses them.
+            if let Ok(clip) = decode(Cursor::new(cut_bytes.clone()), &DecodeOptions::new()) {
+                assert!(clip.truncated(), "{} cut at {cut}", fixture.file);
+                assert_eq!((fixture.file, cut), ("tone.wav", 64));
+            }
+            let error = error_for(cut_bytes, &DecodeOptions::new().strict(true));
             assert!(
                 matches!(
                     error,
@@ -173,4 +185,70 @@ fn lossless_formats_agree_bit_for_bit_with_the_pcm() {
     let bits = |samples: &[f32]| samples.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(wav.samples()), bits(&pcm));
     assert_eq!(bits(&flac.samples()[..pcm.len()]), bits(&pcm));
+}
+
+#[test]
+fn skipped_packets_are_counted_with_the_audio_they_held() {
+    let clip = decode(Cursor::new(common::damaged_mp3()), &DecodeOptions::new()).unwrap();
+    assert_eq!(clip.skipped_packets(), 2);
+    // Two MP3 frames at 22.05 kHz: 1,152 frames each is 52 ms.
+    let lost = clip.skipped_duration();
+    assert!(
+        lost > Duration::ZERO && lost < Duration::from_secs(1),
+        "{lost:?}"
+    );
+    assert!(clip.frames() > 0);
+    assert!(!clip.truncated());
+    let clean = decode(
+        Cursor::new(common::bytes("tone.mp3")),
+        &DecodeOptions::new(),
+    )
+    .unwrap();
+    assert_eq!(clean.skipped_duration(), Duration::ZERO);
+}
+
+#[test]
+fn past_the_skip_bound_or_under_strict_the_decode_fails_typed() {
+    for (options, skipped, max) in [
+        (DecodeOptions::new().max_skipped_packets(1), 2, 1),
+        (DecodeOptions::new().strict(true), 1, 0),
+    ] {
+        match decode(Cursor::new(common::damaged_mp3()), &options) {
+            Err(DecodeError::TooDamaged {
+                skipped_packets,
+                max: found_max,
+                ..
+            }) => assert_eq!((skipped_packets, found_max), (skipped, max)),
+            other => panic!("expected TooDamaged, got {other:?}"),
+        }
+    }
+    // Strict decoding of a clean file is a clean decode.
+    let strict = DecodeOptions::new().strict(true);
+    for fixture in &common::FIXTURES {
+        let clip = decode(Cursor::new(common::bytes(fixture.file)), &strict).unwrap();
+        assert_eq!(clip.skipped_packets(), 0, "{}", fixture.file);
+    }
+}
+
+#[test]
+fn a_cut_file_gives_the_audio_before_the_cut_flagged_truncated() {
+    for file in ["tone.wav", "tone.flac"] {
+        let whole = decode(Cursor::new(common::bytes(file)), &DecodeOptions::new()).unwrap();
+        assert!(!whole.truncated(), "{file}");
+        let bytes = common::bytes(file);
+        let cut = bytes[..bytes.len() * 6 / 10].to_vec();
+        let clip = decode(Cursor::new(cut.clone()), &DecodeOptions::new()).unwrap();
+        assert!(clip.truncated(), "{file}");
+        assert!(
+            clip.frames() > 0 && clip.frames() < whole.frames(),
+            "{file}"
+        );
+        let strict = decode(Cursor::new(cut), &DecodeOptions::new().strict(true));
+        match strict {
+            Err(DecodeError::Corrupt { detail }) => {
+                assert!(detail.contains("truncated"), "{detail}")
+            }
+            other => panic!("{file}: expected Corrupt under strict, got {other:?}"),
+        }
+    }
 }

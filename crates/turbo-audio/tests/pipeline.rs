@@ -16,7 +16,7 @@ use common::{ChunkedBody, files_on_disk};
 use http_body_util::Full;
 use turbo_audio::decode::{AudioFormat, DecodeError};
 use turbo_audio::pipeline::{
-    Audio, AudioPipeline, AudioRequest, FinalizeOn, LoadedAudio, PipelineError,
+    Audio, AudioPipeline, AudioRequest, FinalizeOn, LoadedAudio, PathKind, PipelineError,
 };
 use turbo_audio::policy::{DecodePolicy, Route};
 use turbo_audio::temp::{OsFs, TempFileManager, TempFs};
@@ -631,4 +631,80 @@ async fn a_local_file_loads_without_a_temp_file() {
         "{missing:?}"
     );
     assert_clean(&pipeline).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_is_not_a_file_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let pipeline = caller_pipeline(dir.path(), DecodePolicy::default());
+    let fifo = dir.path().join("clip.mp3");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(made.success());
+    let link = dir.path().join("zero.wav");
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap_or_else(|error| panic!("{error}"));
+    let folder = dir.path().join("folder.ogg");
+    std::fs::create_dir(&folder).unwrap_or_else(|error| panic!("{error}"));
+    for (path, kind, words) in [
+        (&fifo, PathKind::Fifo, "is a FIFO"),
+        (&link, PathKind::CharDevice, "is a character device"),
+        (&folder, PathKind::Directory, "is a directory"),
+    ] {
+        // Bounded: a FIFO used to block the load (and a runtime thread) forever.
+        let result = tokio::time::timeout(Duration::from_secs(20), pipeline.load_path(path))
+            .await
+            .unwrap_or_else(|_| panic!("load_path({}) hung", path.display()));
+        let Err(error) = result else {
+            panic!("{}: loaded", path.display());
+        };
+        let message = error.to_string();
+        match error {
+            PipelineError::NotAFile {
+                path: found,
+                kind: found_kind,
+            } => {
+                assert_eq!(&found, path);
+                assert_eq!(found_kind, kind);
+                assert!(message.contains(words), "{message}");
+                assert!(message.contains(&path.display().to_string()), "{message}");
+            }
+            other => panic!("{}: expected NotAFile, got {other:?}", path.display()),
+        }
+    }
+    assert_clean(&pipeline).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_packets_are_skipped_unless_the_pipeline_is_strict() {
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let path = dir.path().join("damaged.mp3");
+    std::fs::write(&path, common::damaged_mp3()).unwrap_or_else(|error| panic!("{error}"));
+    let tolerant = caller_pipeline(dir.path(), DecodePolicy::always(Route::Inline));
+    let loaded = tolerant
+        .load_path(&path)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let Audio::Decoded(clip) = &loaded.audio else {
+        panic!("decoded inline");
+    };
+    assert_eq!(clip.skipped_packets(), 2);
+    let strict = AudioPipeline::builder()
+        .temp_root(dir.path())
+        .policy(DecodePolicy::always(Route::Inline))
+        .strict_decode(true)
+        .finalize_on(FinalizeOn::Caller)
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let result = strict.load_path(&path).await;
+    assert!(
+        matches!(
+            result,
+            Err(PipelineError::Decode(DecodeError::TooDamaged { .. }))
+        ),
+        "{result:?}"
+    );
+    assert_clean(&tolerant).await;
+    assert_clean(&strict).await;
 }

@@ -112,3 +112,31 @@ fn a_streaming_clip_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<StreamingClip>();
 }
+
+#[test]
+fn a_stream_reports_skipped_packets_and_a_cut_like_a_whole_decode() {
+    let drain = |clip: &mut StreamingClip| {
+        let mut buffer = [0.0f32; 333];
+        while clip
+            .read(&mut buffer)
+            .unwrap_or_else(|error| panic!("{error}"))
+            > 0
+        {}
+    };
+    let damaged = common::damaged_mp3();
+    let whole = decode(Cursor::new(damaged.clone()), &DecodeOptions::new())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let mut clip = StreamingClip::open(Cursor::new(damaged), &DecodeOptions::new(), None)
+        .unwrap_or_else(|error| panic!("{error}"));
+    drain(&mut clip);
+    assert_eq!(clip.skipped_packets(), whole.skipped_packets());
+    assert_eq!(clip.skipped_duration(), whole.skipped_duration());
+    assert!(!clip.truncated());
+
+    let bytes = common::bytes("tone.wav");
+    let cut = bytes[..bytes.len() * 6 / 10].to_vec();
+    let mut clip = StreamingClip::open(Cursor::new(cut), &DecodeOptions::new(), None)
+        .unwrap_or_else(|error| panic!("{error}"));
+    drain(&mut clip);
+    assert!(clip.truncated());
+}

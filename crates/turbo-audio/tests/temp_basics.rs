@@ -359,3 +359,83 @@ async fn create_with_writes_the_contents_in_the_same_call() {
     assert!(shard_files(manager.root()).is_empty());
     assert_eq!(manager.metrics().active_files, 0);
 }
+
+#[tokio::test]
+async fn an_open_turbo_dir_of_ours_is_repaired_to_0700() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let turbo = dir.path().join("turbo");
+    std::fs::create_dir(&turbo).expect("mkdir");
+    let shard = turbo.join("00");
+    std::fs::create_dir(&shard).expect("mkdir");
+    for path in [&turbo, &shard] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    }
+    let _manager = TempFileManager::builder()
+        .root(dir.path())
+        .build()
+        .expect("build");
+    assert_eq!(mode(&turbo), 0o700);
+    assert_eq!(mode(&shard), 0o700);
+}
+
+#[tokio::test]
+async fn a_turbo_dir_of_another_user_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let turbo = dir.path().join("turbo");
+    std::fs::create_dir(&turbo).expect("mkdir");
+    std::fs::set_permissions(&turbo, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    // Another user's directory needs root to make; the tests run as root (CI
+    // does), and without root there is no such input to test with.
+    let nobody = 65_534;
+    if let Err(error) = std::os::unix::fs::chown(&turbo, Some(nobody), Some(nobody)) {
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::PermissionDenied,
+            "{error}"
+        );
+        eprintln!("skipped: making a directory owned by another user needs root");
+        return;
+    }
+    let error = TempFileManager::builder()
+        .root(dir.path())
+        .build()
+        .expect_err("another user's directory");
+    match &error {
+        TempError::NotOwned { path, owner, .. } => {
+            assert_eq!(path, &turbo);
+            assert_eq!(*owner, nobody);
+        }
+        other => panic!("expected NotOwned, got {other}"),
+    }
+    assert!(error.to_string().contains(&turbo.display().to_string()));
+    // Nothing was made in it, and its mode was not touched.
+    assert_eq!(std::fs::read_dir(&turbo).expect("read").count(), 0);
+    assert_eq!(mode(&turbo), 0o777);
+}
+
+#[tokio::test]
+async fn a_shard_swapped_for_a_symlink_after_build_is_not_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let manager = TempFileManager::builder()
+        .root(dir.path())
+        .shards(1)
+        .build()
+        .expect("build");
+    let shard = manager.root().join("00");
+    std::fs::remove_dir(&shard).expect("rmdir");
+    std::os::unix::fs::symlink(elsewhere.path(), &shard).expect("symlink");
+    let error = manager
+        .create(Some("mp3"), "test")
+        .await
+        .expect_err("created through a symlink");
+    match &error {
+        TempError::NotADirectory { path } => assert_eq!(path, &shard),
+        other => panic!("expected NotADirectory, got {other}"),
+    }
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path()).expect("read").count(),
+        0,
+        "nothing was created through the link"
+    );
+}

@@ -42,6 +42,7 @@ pub fn run(args: &AudioArgs) -> Result<u8, CliError> {
         let pipeline = AudioPipeline::builder()
             .policy(policy)
             .finalize_on(FinalizeOn::Caller)
+            .strict_decode(args.strict)
             .build()
             .map_err(CliError::Audio)?;
         let result = load_and_write(&pipeline, args).await;
@@ -108,8 +109,23 @@ fn summary(audio: &Audio, report: &LoadReport, samples: wav::Samples, total: Dur
     // Decoded on load: the pipeline's decode time; streaming: opening plus the
     // reads that decoded it.
     let decode = report.decode_time + samples.decode;
+    let mut damage = String::new();
+    if let Audio::Decoded(clip) = audio {
+        if clip.skipped_packets() > 0 {
+            damage.push_str(&format!(
+                "\ndamaged: {} packets did not decode and were skipped ({:.3} s of audio lost)",
+                clip.skipped_packets(),
+                clip.skipped_duration().as_secs_f64()
+            ));
+        }
+        if clip.truncated() {
+            damage.push_str(
+                "\ntruncated: the file ends inside a packet; this is the audio before the cut",
+            );
+        }
+    }
     format!(
-        "{}, {} Hz, {} ch, {:.2} s, {} bytes\nroute {} (ran {}), decoded in {:.1} ms = {} realtime; {:.1} ms in all",
+        "{}, {} Hz, {} ch, {:.2} s, {} bytes\nroute {} (ran {}), decoded in {:.1} ms = {} realtime; {:.1} ms in all{damage}",
         audio.format(),
         audio.sample_rate(),
         audio.channels(),

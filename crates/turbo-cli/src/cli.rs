@@ -46,21 +46,29 @@ Examples:
   turbo audio song.mp3                                 # route, duration, decode speed
   turbo audio http://127.0.0.1:8080/a.flac --out a.wav
   turbo audio long.ogg --stream --out long.wav         # decoded chunk by chunk
+  turbo audio damaged.mp3 --strict                     # fail on any damage
 
 The clip goes through the audio pipeline: a temp file, the decode policy (inline
 for small clips, a decode worker for larger ones, streaming for long ones), then
 WAV (16-bit PCM) with --out. Exit status: 0 on success, 2 for a bad URL, 3 for a
-4xx or 5xx response, 1 when the file is missing, the download fails, the audio does
-not decode, or the output cannot be written.";
+4xx or 5xx response, 1 when the file is missing or not a regular file, the
+download fails, the audio does not decode (or, with --strict, is damaged or cut
+short), or the output cannot be written.";
 
 const PLAY_EXAMPLES: &str = "\
 Examples:
   turbo play stop                                  # ~/.config/turbo/sounds.toml
   turbo play needs-attention --config sounds.toml --json
+  turbo play stop --wait                           # until the sound has ended
 
-Exit status: 0 played, 3 throttled, 4 disabled, 5 busy, 6 not found, 7 no player,
-8 player failed, 9 player timed out, 10 config unreadable or invalid, 11 throttle
-state error, 12 player cannot start, 13 waiting for the player failed.";
+Without --wait, turbo returns as soon as the player has started; a background
+turbo waits for it and kills it at the config's timeout_ms.
+
+Exit status: 0 started (with --wait: played), 3 throttled, 4 disabled, 5 busy,
+6 not found, 7 no player, 8 player failed, 9 player timed out (these two with
+--wait), 10 config unreadable or invalid, 11 throttle state error, 12 player
+cannot start, 13 waiting for the player failed, 1 the background turbo could not
+start or report.";
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
@@ -157,6 +165,11 @@ pub struct AudioArgs {
     /// Stream the clip (decode chunk by chunk) whatever its size or length
     #[arg(long)]
     pub stream: bool,
+    /// Refuse damaged audio: fail on the first packet that does not decode, and
+    /// on a file cut short, instead of skipping the packet (up to 100) or
+    /// keeping the audio before the cut
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `turbo play`.
@@ -176,6 +189,15 @@ pub struct PlayArgs {
     /// Print the outcome as one line of JSON
     #[arg(long)]
     pub json: bool,
+    /// Wait until the sound has ended (at most the config's timeout_ms) and
+    /// report how it ended; without it, turbo returns as soon as the player has
+    /// started, and a background turbo enforces the timeout
+    #[arg(long)]
+    pub wait: bool,
+    /// Internal: run as the background watcher of `turbo play` without
+    /// `--wait` (report the outcome as soon as `play` returns, then wait)
+    #[arg(long, hide = true)]
+    pub watcher: bool,
 }
 
 /// `turbo bench`.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use turbo_audio::playback::{ConfigError, PlayError};
+use turbo_playback::{ConfigError, PlayError};
 
 use crate::server::ServerError;
 
@@ -70,6 +70,20 @@ pub enum CliError {
     Config(ConfigError),
     /// Playing the sound failed in the machinery (throttle, spawn, wait).
     Play(PlayError),
+    /// `turbo play` without `--wait`: the background `turbo` that starts and
+    /// watches the player could not be started, or ended without reporting.
+    PlayWatcher {
+        /// What went wrong.
+        reason: String,
+    },
+    /// `turbo play` without `--wait`: the background `turbo` reported an error
+    /// (a throttle, spawn or config failure), passed on as it was reported.
+    PlayReported {
+        /// Its one-line message.
+        message: String,
+        /// Its exit code.
+        exit_code: u8,
+    },
     /// The demo ran, but some invariant it checks did not hold (the report, printed
     /// before, says which).
     InvariantsFailed {
@@ -106,6 +120,7 @@ impl CliError {
             Self::HttpStatus { .. } => EXIT_HTTP_STATUS,
             Self::Config(_) => EXIT_CONFIG,
             Self::Play(error) => error.exit_code(),
+            Self::PlayReported { exit_code, .. } => *exit_code,
             Self::Request { .. }
             | Self::Client(_)
             | Self::HostKey { .. }
@@ -118,6 +133,7 @@ impl CliError {
             | Self::TempDir(_)
             | Self::Pump(_)
             | Self::DemoLost(_)
+            | Self::PlayWatcher { .. }
             | Self::Bench { .. } => EXIT_FAILURE,
         }
     }
@@ -172,6 +188,10 @@ impl fmt::Display for CliError {
             Self::Pump(error) => write!(f, "the main thread cannot pump the audio queue: {error}"),
             Self::DemoLost(reason) => write!(f, "the demo ended without a report: {reason}"),
             Self::Bench { case, reason } => write!(f, "bench case {case} failed: {reason}"),
+            Self::PlayWatcher { reason } => {
+                write!(f, "cannot play in the background: {reason}")
+            }
+            Self::PlayReported { message, .. } => f.write_str(message),
         }
     }
 }
@@ -195,6 +215,8 @@ impl std::error::Error for CliError {
             | Self::HttpStatus { .. }
             | Self::InvariantsFailed { .. }
             | Self::DemoLost(_)
+            | Self::PlayWatcher { .. }
+            | Self::PlayReported { .. }
             | Self::Bench { .. } => None,
         }
     }

@@ -4,7 +4,10 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Server, assert_user_error, fixture, refused, stderr, stdout, turbo_with_env};
+use common::{
+    Server, assert_user_error, fixture, mkfifo, refused, stderr, stdout, turbo_with_env,
+    turbo_within_env,
+};
 use turbo_cli::server::Asset;
 
 /// Runs `turbo` with the pipeline's temp root (the platform cache directory,
@@ -114,7 +117,7 @@ fn audio_errors_are_one_line() {
 
     let opus = fixture("unsupported-opus.ogg");
     let output = turbo(&["audio", opus.to_str().expect("UTF-8 path")]);
-    assert_user_error(&output, 1, "unsupported audio");
+    assert_user_error(&output, 1, "Opus is not supported");
 
     let output = turbo(&["audio", "ftp://example.com/a.mp3"]);
     assert_user_error(&output, 2, "unsupported scheme");
@@ -141,4 +144,47 @@ fn an_unwritable_output_fails_and_leaves_nothing() {
     ]);
     assert_user_error(&output, 1, "cannot write");
     assert!(!out.exists());
+}
+
+#[test]
+fn a_fifo_or_a_directory_is_refused_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("clip.mp3");
+    mkfifo(&fifo);
+    for (path, words) in [
+        (fifo.as_path(), "is a FIFO"),
+        (dir.path(), "is a directory"),
+    ] {
+        let path = path.to_str().expect("UTF-8 temp path");
+        let output = turbo_within_env(
+            &["audio", path],
+            &[("XDG_CACHE_HOME", dir.path())],
+            std::time::Duration::from_secs(20),
+        );
+        assert_user_error(&output, 1, words);
+        assert!(stderr(&output).contains(path), "{}", stderr(&output));
+    }
+}
+
+#[test]
+fn damaged_audio_is_reported_and_refused_under_strict() {
+    // tone.mp3 with every 97th byte of its middle half inverted: two frames do
+    // not decode (the same two as in turbo-audio's decode tests).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut bytes = std::fs::read(fixture("tone.mp3")).expect("fixture");
+    let len = bytes.len();
+    let mut at = len / 4;
+    while at < len * 3 / 4 {
+        bytes[at] ^= 0xff;
+        at += 97;
+    }
+    let path = dir.path().join("damaged.mp3");
+    std::fs::write(&path, bytes).expect("write");
+    let path = path.to_str().expect("UTF-8 path");
+    let output = turbo(&["audio", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("damaged: 2 packets did not decode"), "{text}");
+    let output = turbo(&["audio", path, "--strict"]);
+    assert_user_error(&output, 1, "did not decode");
 }

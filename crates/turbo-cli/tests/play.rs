@@ -1,10 +1,15 @@
 //! `turbo play`: each outcome's exit code, JSON output and config errors.
 
+// Test code: a panic is how a failure is reported.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_user_error, stderr, stdout, turbo};
+use std::time::Duration;
+
+use common::{assert_user_error, mkfifo, stderr, stdout, turbo, turbo_within};
 
 /// A config whose player is `true` (plays nothing, exits 0), a sound file, and a
 /// throttle state directory, all in a temp dir.
@@ -34,6 +39,10 @@ impl Setup {
     }
 
     fn play(&self, key: &str, json: bool) -> std::process::Output {
+        self.play_with(key, json, &[])
+    }
+
+    fn play_with(&self, key: &str, json: bool, extra: &[&str]) -> std::process::Output {
         let config = self.config.to_str().expect("UTF-8 temp path");
         let state = self.state();
         let mut args = vec!["play", key, "--config", config, "--state-dir"];
@@ -41,7 +50,8 @@ impl Setup {
         if json {
             args.push("--json");
         }
-        turbo(&args)
+        args.extend_from_slice(extra);
+        turbo_within(&args, Duration::from_secs(30))
     }
 }
 
@@ -54,7 +64,7 @@ fn json(output: &std::process::Output) -> serde_json::Value {
 #[test]
 fn plays_then_throttles_across_processes() {
     let setup = Setup::new("");
-    let first = setup.play("Stop", true);
+    let first = setup.play_with("Stop", true, &["--wait"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let outcome = json(&first);
     assert_eq!(outcome["status"], "played");
@@ -142,4 +152,108 @@ fn invalid_config_names_line_and_key() {
         err.contains("line 3") && err.contains("`sounds.stop`"),
         "{err}"
     );
+}
+
+#[test]
+fn a_config_that_is_a_fifo_or_a_device_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("sounds.toml");
+    mkfifo(&fifo);
+    let zero = dir.path().join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    for (config, kind) in [(&fifo, "FIFO"), (&zero, "character device")] {
+        let output = turbo_within(
+            &["play", "stop", "--config", config.to_str().unwrap()],
+            Duration::from_secs(20),
+        );
+        assert_user_error(&output, 10, kind);
+        assert!(stderr(&output).contains(config.to_str().unwrap()));
+    }
+}
+
+/// A setup whose player waits until the test creates `stop.wav.go`.
+fn gated(extra: &str) -> Setup {
+    let setup = Setup::new(extra);
+    std::fs::write(
+        &setup.config,
+        format!(
+            "player = [\"sh\", \"-c\", 'while [ ! -e \"$0.go\" ]; do sleep 0.01; done', \"{{file}}\"]\n\
+             throttle_ms = 0\n{extra}\n[sounds]\nstop = \"stop.wav\"\n"
+        ),
+    )
+    .unwrap();
+    setup
+}
+
+fn is_alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn without_wait_turbo_returns_while_the_sound_plays() {
+    let setup = gated("");
+    let output = setup.play("stop", true);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let outcome = json(&output);
+    assert_eq!(outcome["status"], "started");
+    // The gate is closed: the player cannot have ended, so turbo did not wait.
+    let pid = outcome["pid"].as_u64().unwrap();
+    assert!(is_alive(pid), "the player {pid} is playing");
+    std::fs::File::create(setup.dir.path().join("stop.wav.go")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while is_alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the player never ended"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = stdout(&setup.play("stop", false));
+    assert!(text.starts_with("stop: playing"), "{text}");
+}
+
+#[test]
+fn the_background_watcher_enforces_the_timeout() {
+    let setup = gated("timeout_ms = 300");
+    let output = setup.play("stop", true);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let pid = json(&output)["pid"].as_u64().unwrap();
+    // turbo itself has exited; the gate stays closed; only the watcher can end
+    // the player.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while is_alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nobody killed the player at the timeout"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn with_wait_a_timeout_is_exit_9() {
+    let setup = gated("timeout_ms = 200");
+    let output = setup.play_with("stop", true, &["--wait"]);
+    assert_eq!(output.status.code(), Some(9), "{}", stderr(&output));
+    assert_eq!(json(&output)["status"], "timed_out");
+}
+
+#[test]
+fn a_throttle_error_in_the_background_turbo_is_passed_on_with_its_exit_code() {
+    let setup = Setup::new("");
+    std::fs::create_dir(setup.state()).unwrap();
+    let state_file = setup.state().join("throttle.json");
+    mkfifo(&state_file);
+    for extra in [&[][..], &["--wait"][..]] {
+        let output = setup.play_with("stop", false, extra);
+        assert_user_error(&output, 11, "FIFO");
+        assert!(
+            stderr(&output).contains(state_file.to_str().unwrap()),
+            "{extra:?}: {}",
+            stderr(&output)
+        );
+    }
 }

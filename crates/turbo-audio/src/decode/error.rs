@@ -23,6 +23,17 @@ pub enum DecodeError {
         /// What was wrong.
         detail: String,
     },
+    /// More packets than [`DecodeOptions::max_skipped_packets`](super::DecodeOptions::max_skipped_packets)
+    /// did not decode (0 under [`strict`](super::DecodeOptions::strict)): the
+    /// clip is too damaged to be worth what is left of it.
+    TooDamaged {
+        /// Packets skipped when the decode gave up.
+        skipped_packets: u64,
+        /// The bound that was passed.
+        max: u64,
+        /// What the codec said about the last one.
+        last: String,
+    },
     /// Decoding would produce more samples than the configured cap: a
     /// decompression bomb, or a clip too long to decode on load.
     TooLarge {
@@ -41,6 +52,15 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::Unsupported { detail } => write!(f, "unsupported audio: {detail}"),
             DecodeError::Corrupt { detail } => write!(f, "corrupt audio: {detail}"),
+            DecodeError::TooDamaged {
+                skipped_packets,
+                max,
+                last,
+            } => write!(
+                f,
+                "corrupt audio: {skipped_packets} packets did not decode, more than the {max} \
+                 allowed (the last: {last})"
+            ),
             DecodeError::TooLarge { max_samples } => write!(
                 f,
                 "audio too large: decoding would exceed the cap of {max_samples} samples"
@@ -78,6 +98,7 @@ impl DecodeError {
         match self {
             DecodeError::Unsupported { .. } => "unsupported",
             DecodeError::Corrupt { .. } => "corrupt",
+            DecodeError::TooDamaged { .. } => "too_damaged",
             DecodeError::TooLarge { .. } => "too_large",
             DecodeError::Io(_) => "io",
             DecodeError::Cancelled => "cancelled",

@@ -11,8 +11,13 @@
 //! turbo decodes), `Corrupt` (damaged, truncated, empty, or a decoder panic,
 //! which is caught here at the boundary), `TooLarge` (the output would pass
 //! [`DecodeOptions::max_decoded_samples`], the decompression-bomb cap) and `Io`.
-//! A packet the codec rejects is skipped, as symphonia advises; a clip in which no
-//! packet decodes is `Corrupt`.
+//! A packet the codec rejects is skipped, as symphonia advises, and counted
+//! ([`AudioClip::skipped_packets`], and the audio lost in
+//! [`AudioClip::skipped_duration`]); past [`DecodeOptions::max_skipped_packets`]
+//! the decode fails with `TooDamaged`, and a clip in which no packet decodes is
+//! `Corrupt`. Input that ends inside a packet after audio decoded gives that
+//! audio, flagged [`AudioClip::truncated`]. [`DecodeOptions::strict`] fails both
+//! instead.
 //!
 //! The loop is deterministic: the same bytes give the same samples, bit for bit,
 //! on any thread, which is what lets [`worker`](crate::worker) fall back to an
@@ -53,10 +58,16 @@ use packets::{PacketDecoder, SourceHint};
 /// streamed, and a few kilobytes of hostile input must not claim gigabytes.
 pub const DEFAULT_MAX_DECODED_SAMPLES: u64 = 64 * 1024 * 1024;
 
+/// The default bound on packets a decode skips because the codec rejected them:
+/// past it the decode fails with [`DecodeError::TooDamaged`].
+pub const DEFAULT_MAX_SKIPPED_PACKETS: u64 = 100;
+
 /// How to decode: the output cap and what is known about the input.
 #[derive(Debug, Clone)]
 pub struct DecodeOptions {
     max_decoded_samples: u64,
+    max_skipped_packets: u64,
+    accept_truncated: bool,
     hint: SourceHint,
 }
 
@@ -64,13 +75,16 @@ impl Default for DecodeOptions {
     fn default() -> Self {
         DecodeOptions {
             max_decoded_samples: DEFAULT_MAX_DECODED_SAMPLES,
+            max_skipped_packets: DEFAULT_MAX_SKIPPED_PACKETS,
+            accept_truncated: true,
             hint: SourceHint::default(),
         }
     }
 }
 
 impl DecodeOptions {
-    /// The defaults: [`DEFAULT_MAX_DECODED_SAMPLES`], no hint.
+    /// The defaults: [`DEFAULT_MAX_DECODED_SAMPLES`],
+    /// [`DEFAULT_MAX_SKIPPED_PACKETS`], truncated input accepted, no hint.
     pub fn new() -> Self {
         Self::default()
     }
@@ -86,6 +100,39 @@ impl DecodeOptions {
     /// The cap in force.
     pub fn decoded_samples_cap(&self) -> u64 {
         self.max_decoded_samples
+    }
+
+    /// How many packets the codec may reject (each is skipped, and counted in
+    /// [`AudioClip::skipped_packets`]) before the decode fails with
+    /// [`DecodeError::TooDamaged`]. Default [`DEFAULT_MAX_SKIPPED_PACKETS`].
+    pub fn max_skipped_packets(mut self, packets: u64) -> Self {
+        self.max_skipped_packets = packets;
+        self
+    }
+
+    /// The skipped-packet bound in force.
+    pub fn skipped_packets_cap(&self) -> u64 {
+        self.max_skipped_packets
+    }
+
+    /// Strict decoding: no packet may be skipped (the first rejected one fails
+    /// the decode with [`DecodeError::TooDamaged`]) and input that ends inside a
+    /// packet fails with [`DecodeError::Corrupt`] instead of giving the audio
+    /// before it, flagged [`truncated`](AudioClip::truncated). `strict(false)`
+    /// restores the defaults.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.accept_truncated = !strict;
+        self.max_skipped_packets = if strict {
+            0
+        } else {
+            DEFAULT_MAX_SKIPPED_PACKETS
+        };
+        self
+    }
+
+    /// Whether input that ends inside a packet gives the audio before it.
+    pub fn accepts_truncated(&self) -> bool {
+        self.accept_truncated
     }
 
     /// A file extension hint (`"mp3"`): it orders the probe, never overrides it.
@@ -114,6 +161,8 @@ pub struct AudioClip {
     channels: u16,
     format: AudioFormat,
     skipped_packets: u64,
+    lost: Duration,
+    truncated: bool,
 }
 
 impl AudioClip {
@@ -152,9 +201,23 @@ impl AudioClip {
         self.format
     }
 
-    /// Packets the codec rejected and the decode skipped (0 for a clean file).
+    /// Packets the codec rejected and the decode skipped (0 for a clean file),
+    /// at most [`DecodeOptions::max_skipped_packets`].
     pub fn skipped_packets(&self) -> u64 {
         self.skipped_packets
+    }
+
+    /// The audio lost in the skipped packets, as the container states their
+    /// durations (zero where it states none).
+    pub fn skipped_duration(&self) -> Duration {
+        self.lost
+    }
+
+    /// Whether the input ended inside a packet or header: the clip is the audio
+    /// that decoded before the cut (never set under
+    /// [`DecodeOptions::strict`], which fails such input instead).
+    pub fn truncated(&self) -> bool {
+        self.truncated
     }
 
     /// Bytes the samples occupy in memory.
@@ -199,7 +262,7 @@ pub fn probe<R>(source: R, options: &DecodeOptions) -> Result<ProbeInfo, DecodeE
 where
     R: Read + Seek + Send + Sync + 'static,
 {
-    let info = PacketDecoder::open(source, options.hint())?.info();
+    let info = PacketDecoder::open(source, options)?.info();
     Ok(ProbeInfo {
         format: info.format,
         sample_rate: info.sample_rate,
@@ -218,11 +281,7 @@ pub(crate) fn decode_until<R>(
 where
     R: Read + Seek + Send + Sync + 'static,
 {
-    decode_packets(
-        PacketDecoder::open(source, options.hint())?,
-        options,
-        cancelled,
-    )
+    decode_packets(PacketDecoder::open(source, options)?, options, cancelled)
 }
 
 /// Decodes the rest of an opened stream into a whole clip, under the cap.
@@ -260,5 +319,7 @@ pub(crate) fn decode_packets(
         channels: info.channels,
         format: info.format,
         skipped_packets: packets.skipped_packets(),
+        lost: packets.lost(),
+        truncated: packets.truncated(),
     })
 }

@@ -14,7 +14,9 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
-use super::{AudioFormat, DecodeError};
+use symphonia::core::units::TimeBase;
+
+use super::{AudioFormat, DecodeError, DecodeOptions};
 
 /// What the caller knows about the input before it is opened.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +49,16 @@ pub(crate) struct PacketDecoder {
     /// inconsistent, so nothing is read from it again.
     finished: Option<Finish>,
     skipped_packets: u64,
+    /// The track's time base, to turn a skipped packet's duration into time.
+    time_base: Option<TimeBase>,
+    /// Seconds of audio in the skipped packets (as the container states them).
+    lost_secs: f64,
+    /// The input ended inside a packet or header after audio had decoded.
+    truncated: bool,
+    /// How many skipped packets are tolerated before the decode fails.
+    max_skipped: u64,
+    /// Whether a truncated input ends the clip (`true`) or fails it.
+    accept_truncated: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +81,7 @@ impl PacketDecoder {
     /// Probes `source`, opens a decoder for its default audio track and decodes
     /// the first packet (so the layout reported is the decoder's, not only the
     /// container's claim).
-    pub(crate) fn open<R>(source: R, hint: &SourceHint) -> Result<PacketDecoder, DecodeError>
+    pub(crate) fn open<R>(source: R, options: &DecodeOptions) -> Result<PacketDecoder, DecodeError>
     where
         R: Read + Seek + Send + Sync + 'static,
     {
@@ -77,13 +89,14 @@ impl PacketDecoder {
         if source.len == Some(0) {
             return Err(DecodeError::corrupt("empty input (0 bytes)"));
         }
-        guarded("probing", || Self::open_unguarded(source, hint))
+        guarded("probing", || Self::open_unguarded(source, options))
     }
 
-    fn open_unguarded<R>(source: Source<R>, hint: &SourceHint) -> Result<Self, DecodeError>
+    fn open_unguarded<R>(source: Source<R>, options: &DecodeOptions) -> Result<Self, DecodeError>
     where
         R: Read + Seek + Send + Sync + 'static,
     {
+        let hint = options.hint();
         let stream = MediaSourceStream::new(Box::new(source), Default::default());
         let mut probe_hint = Hint::new();
         if let Some(extension) = &hint.extension {
@@ -110,10 +123,9 @@ impl PacketDecoder {
             .ok_or_else(|| DecodeError::unsupported("the audio track has no codec parameters"))?;
         let format =
             AudioFormat::identify(reader.format_info().format, params.codec).ok_or_else(|| {
-                DecodeError::unsupported(format!(
-                    "codec {} in a {} container",
+                DecodeError::unsupported(unsupported_codec(
                     params.codec,
-                    reader.format_info().short_name
+                    reader.format_info().short_name,
                 ))
             })?;
         let decoder = symphonia::default::get_codecs()
@@ -132,6 +144,7 @@ impl PacketDecoder {
                 .and_then(|time| Duration::try_from_secs_f64(time.as_secs_f64()).ok()),
         };
         let track_id = track.id;
+        let time_base = track.time_base;
         let mut decoder = PacketDecoder {
             reader,
             decoder,
@@ -146,10 +159,20 @@ impl PacketDecoder {
             primed: Vec::new(),
             finished: None,
             skipped_packets: 0,
+            time_base,
+            lost_secs: 0.0,
+            truncated: false,
+            max_skipped: options.skipped_packets_cap(),
+            accept_truncated: options.accepts_truncated(),
         };
         let mut first = Vec::new();
         match decoder.next_unguarded(&mut first, usize::MAX)? {
             Some(_) => decoder.primed = first,
+            None if decoder.truncated => {
+                return Err(DecodeError::corrupt(
+                    "the input ends inside a packet or header (truncated) before any audio",
+                ));
+            }
             None => return Err(DecodeError::corrupt("the stream holds no audio frames")),
         }
         Ok(decoder)
@@ -164,6 +187,18 @@ impl PacketDecoder {
     /// `DecodeError` from `decode`: skip the packet, keep going).
     pub(crate) fn skipped_packets(&self) -> u64 {
         self.skipped_packets
+    }
+
+    /// The audio in the skipped packets, where the container states packet
+    /// durations (zero where it does not).
+    pub(crate) fn lost(&self) -> Duration {
+        Duration::try_from_secs_f64(self.lost_secs).unwrap_or(Duration::ZERO)
+    }
+
+    /// Whether the input ended inside a packet or header after audio had
+    /// decoded (the clip holds what decoded before).
+    pub(crate) fn truncated(&self) -> bool {
+        self.truncated
     }
 
     /// Appends the next packet's interleaved samples to `out`. `Ok(None)` at the
@@ -207,6 +242,20 @@ impl PacketDecoder {
                 // A chained Ogg stream starting a new logical stream: this clip
                 // is the first one, so it ends here.
                 Err(SymphoniaError::ResetRequired) => return Ok(None),
+                // Cut short after audio decoded: the clip is what came before.
+                Err(SymphoniaError::IoError(io))
+                    if io.kind() == io::ErrorKind::UnexpectedEof && self.accept_truncated =>
+                {
+                    self.truncated = true;
+                    return Ok(None);
+                }
+                // The demuxer rejected a page or frame (a CRC mismatch): skipped
+                // like a packet the codec rejects, under the same bound, which
+                // also ends the loop should the demuxer not move on.
+                Err(SymphoniaError::DecodeError(detail)) => {
+                    self.skip(detail, None)?;
+                    continue;
+                }
                 Err(error) => return Err(map_error(error)),
             };
             if packet.track_id != self.track_id {
@@ -214,8 +263,13 @@ impl PacketDecoder {
             }
             let buffer = match self.decoder.decode(&packet) {
                 Ok(buffer) => buffer,
-                Err(SymphoniaError::DecodeError(_)) => {
-                    self.skipped_packets += 1;
+                Err(SymphoniaError::DecodeError(detail)) => {
+                    self.skip(detail, Some(packet.dur))?;
+                    continue;
+                }
+                // The packet's bits ran out inside it: damaged or cut short.
+                Err(SymphoniaError::IoError(io)) if io.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.skip("a packet ends before its data does", Some(packet.dur))?;
                     continue;
                 }
                 Err(error) => return Err(map_error(error)),
@@ -250,6 +304,33 @@ impl PacketDecoder {
             buffer.copy_to_slice_interleaved(&mut out[start..]);
             return Ok(Some(count));
         }
+    }
+}
+
+impl PacketDecoder {
+    /// Counts one skipped packet (and its audio, if its duration is known);
+    /// fails once more than the bound are skipped.
+    fn skip(
+        &mut self,
+        detail: &str,
+        duration: Option<symphonia::core::units::Duration>,
+    ) -> Result<(), DecodeError> {
+        self.skipped_packets += 1;
+        if let Some(lost) = self
+            .time_base
+            .zip(duration)
+            .and_then(|(base, duration)| base.calc_duration(duration))
+        {
+            self.lost_secs += lost.as_secs_f64();
+        }
+        if self.skipped_packets > self.max_skipped {
+            return Err(DecodeError::TooDamaged {
+                skipped_packets: self.skipped_packets,
+                max: self.max_skipped,
+                last: detail.to_owned(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -340,5 +421,21 @@ impl<R: Read + Seek + Send + Sync> MediaSource for Source<R> {
 
     fn byte_len(&self) -> Option<u64> {
         self.len
+    }
+}
+
+/// What to tell a user about a codec turbo does not decode: its name where
+/// known (Opus is the one users meet: Ogg and WebM files often hold it), and
+/// what turbo does decode.
+fn unsupported_codec(
+    codec: symphonia::core::codecs::audio::AudioCodecId,
+    container: &str,
+) -> String {
+    use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
+    const SUPPORTED: &str = "turbo decodes WAV (PCM), FLAC, MP3, Ogg Vorbis and AAC";
+    if codec == CODEC_ID_OPUS {
+        format!("Opus is not supported (found in a {container} container); {SUPPORTED}")
+    } else {
+        format!("codec {codec} in a {container} container is not supported; {SUPPORTED}")
     }
 }

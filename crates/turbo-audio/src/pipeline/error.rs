@@ -52,6 +52,15 @@ pub enum PipelineError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// The path given to [`load_path`](super::AudioPipeline::load_path) is not a
+    /// regular file (after following symbolic links): a directory, a FIFO, a
+    /// device. It was not read (a FIFO is not waited on).
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there instead.
+        kind: PathKind,
+    },
     /// The audio did not decode.
     Decode(DecodeError),
     /// A worker or the main-thread hand-off went away without a result (a
@@ -89,6 +98,9 @@ impl fmt::Display for PipelineError {
             PipelineError::Open { path, source } => {
                 write!(f, "opening {} failed: {source}", path.display())
             }
+            PipelineError::NotAFile { path, kind } => {
+                write!(f, "{} is {kind}, not an audio file", path.display())
+            }
             PipelineError::Decode(error) => error.fmt(f),
             PipelineError::Lost { detail } => write!(f, "the load was lost: {detail}"),
             PipelineError::Config { setting, reason } => {
@@ -107,6 +119,68 @@ impl std::error::Error for PipelineError {
             PipelineError::Decode(error) => Some(error),
             _ => None,
         }
+    }
+}
+
+/// What a path given to [`load_path`](super::AudioPipeline::load_path) was,
+/// when it was not a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PathKind {
+    /// A directory.
+    Directory,
+    /// A FIFO (named pipe).
+    Fifo,
+    /// A Unix domain socket.
+    Socket,
+    /// A character device (`/dev/zero`, a terminal).
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// Something else that is not a regular file.
+    Other,
+}
+
+impl PathKind {
+    /// The kind of `meta`'s file, or `None` for a regular file.
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Option<Self> {
+        let file_type = meta.file_type();
+        if file_type.is_file() {
+            return None;
+        }
+        if file_type.is_dir() {
+            return Some(Self::Directory);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if file_type.is_fifo() {
+                return Some(Self::Fifo);
+            }
+            if file_type.is_socket() {
+                return Some(Self::Socket);
+            }
+            if file_type.is_char_device() {
+                return Some(Self::CharDevice);
+            }
+            if file_type.is_block_device() {
+                return Some(Self::BlockDevice);
+            }
+        }
+        Some(Self::Other)
+    }
+}
+
+impl fmt::Display for PathKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Directory => "a directory",
+            Self::Fifo => "a FIFO (named pipe)",
+            Self::Socket => "a socket",
+            Self::CharDevice => "a character device",
+            Self::BlockDevice => "a block device",
+            Self::Other => "not a regular file",
+        })
     }
 }
 

@@ -83,7 +83,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
 
-pub use error::PipelineError;
+pub use error::{PathKind, PipelineError};
 pub use request::{Audio, AudioRequest, LoadReport, LoadedAudio};
 
 use crate::decode::packets::PacketDecoder;
@@ -153,6 +153,7 @@ pub struct AudioPipelineBuilder {
     workers: usize,
     max_active_files: usize,
     max_decoded_samples: u64,
+    strict_decode: bool,
     max_body_bytes: u64,
     when_busy: WhenBusy,
     main: Option<MainThread>,
@@ -168,6 +169,7 @@ impl std::fmt::Debug for AudioPipelineBuilder {
             .field("workers", &self.workers)
             .field("max_active_files", &self.max_active_files)
             .field("max_decoded_samples", &self.max_decoded_samples)
+            .field("strict_decode", &self.strict_decode)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("when_busy", &self.when_busy)
             .field("finalize_on", &self.finalize_on)
@@ -216,6 +218,15 @@ impl AudioPipelineBuilder {
     /// [`DecodeError::TooLarge`](crate::decode::DecodeError::TooLarge).
     pub fn max_decoded_samples(mut self, samples: u64) -> Self {
         self.max_decoded_samples = samples;
+        self
+    }
+
+    /// Decodes strictly (default false): a packet the codec rejects, or input
+    /// that ends inside a packet, fails the load instead of being skipped or
+    /// giving the audio before the cut; see
+    /// [`DecodeOptions::strict`](crate::decode::DecodeOptions::strict).
+    pub fn strict_decode(mut self, strict: bool) -> Self {
+        self.strict_decode = strict;
         self
     }
 
@@ -292,6 +303,7 @@ impl AudioPipelineBuilder {
                 files: Arc::new(Semaphore::new(self.max_active_files)),
                 max_active_files: self.max_active_files,
                 max_decoded_samples: self.max_decoded_samples,
+                strict_decode: self.strict_decode,
                 max_body_bytes: self.max_body_bytes,
                 when_busy: self.when_busy,
                 main: self.main.unwrap_or_default(),
@@ -330,6 +342,7 @@ struct Inner {
     files: Arc<Semaphore>,
     max_active_files: usize,
     max_decoded_samples: u64,
+    strict_decode: bool,
     max_body_bytes: u64,
     when_busy: WhenBusy,
     main: MainThread,
@@ -418,6 +431,7 @@ impl AudioPipeline {
             workers: default_workers(),
             max_active_files: DEFAULT_MAX_ACTIVE_FILES,
             max_decoded_samples: DEFAULT_MAX_DECODED_SAMPLES,
+            strict_decode: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             when_busy: WhenBusy::Wait,
             main: None,
@@ -500,10 +514,14 @@ impl AudioPipeline {
 
     /// Decodes or opens for streaming a local file, as the policy routes it, and
     /// finalizes it like [`load_body`](Self::load_body). No temp file is made;
-    /// the file is only read.
+    /// the file is only read. A symbolic link is followed, but only a regular
+    /// file is read: a directory, a FIFO or a device is refused without being
+    /// read, and a FIFO without being waited on (on Unix it is opened with
+    /// `O_NONBLOCK`, and the opened file's type checked again).
     ///
     /// # Errors
     ///
+    /// [`PipelineError::NotAFile`] for a path that is not a regular file,
     /// [`PipelineError::Open`] if the file cannot be opened, else as
     /// [`load_body`](Self::load_body).
     pub async fn load_path(&self, path: &Path) -> Result<LoadedAudio, PipelineError> {
@@ -514,7 +532,7 @@ impl AudioPipeline {
                 path: path.to_path_buf(),
                 source,
             };
-            let source = File::open(path).map_err(open_error)?;
+            let source = open_regular(path)?;
             let bytes = source.metadata().map_err(open_error)?.len();
             let extension = path.extension().and_then(|e| e.to_str());
             let mut options = self.decode_options();
@@ -543,7 +561,9 @@ impl AudioPipeline {
     }
 
     fn decode_options(&self) -> DecodeOptions {
-        DecodeOptions::new().max_decoded_samples(self.inner.max_decoded_samples)
+        DecodeOptions::new()
+            .max_decoded_samples(self.inner.max_decoded_samples)
+            .strict(self.inner.strict_decode)
     }
 
     fn count<T>(&self, result: &Result<T, PipelineError>) {
@@ -702,7 +722,7 @@ impl AudioPipeline {
             let in_flight = job_in_flight;
             let guard = guard;
             let began = Instant::now();
-            let packets = PacketDecoder::open(source, options.hint())?;
+            let packets = PacketDecoder::open(source, &options)?;
             let info = packets.info();
             let route = policy.route(&ClipFacts {
                 byte_len: Some(bytes),
@@ -859,4 +879,38 @@ impl Finalize {
         }
         loaded
     }
+}
+/// Opens `path` for reading if it leads to a regular file; see
+/// [`AudioPipeline::load_path`].
+fn open_regular(path: &Path) -> Result<File, PipelineError> {
+    let open_error = |source| PipelineError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let not_a_file = |kind| PipelineError::NotAFile {
+        path: path.to_path_buf(),
+        kind,
+    };
+    let meta = std::fs::metadata(path).map_err(open_error)?;
+    if let Some(kind) = PathKind::of(&meta) {
+        return Err(not_a_file(kind));
+    }
+    let file = open_nonblocking(path).map_err(open_error)?;
+    // The path may have been swapped between the look and the open.
+    if let Some(kind) = PathKind::of(&file.metadata().map_err(open_error)?) {
+        return Err(not_a_file(kind));
+    }
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    File::open(path)
 }

@@ -67,6 +67,17 @@ pub enum TempError {
         /// The offending path.
         path: PathBuf,
     },
+    /// A directory the manager must own (`<root>/turbo` or one below it)
+    /// belongs to another user, who could read, replace or remove the files in
+    /// it; the manager refuses to use it (it cannot take it over).
+    NotOwned {
+        /// The directory.
+        path: PathBuf,
+        /// Its owner's user id.
+        owner: u32,
+        /// The user id the manager runs as.
+        user: u32,
+    },
     /// A file-system step failed.
     Io {
         /// The step.
@@ -128,6 +139,12 @@ impl fmt::Display for TempError {
             Self::NotADirectory { path } => write!(
                 f,
                 "{} is not a plain directory (a symlink or a file); refusing to use it",
+                path.display()
+            ),
+            Self::NotOwned { path, owner, user } => write!(
+                f,
+                "{} belongs to user id {owner}, not to this user (id {user}); refusing to use \
+                 it (remove it, or choose another temp root)",
                 path.display()
             ),
             Self::Io { op, path, source } => {

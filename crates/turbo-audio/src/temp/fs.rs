@@ -12,6 +12,7 @@
 use std::fmt;
 use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};
 use std::io::{self, Write};
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -105,15 +106,43 @@ pub trait TempFs: Send + Sync + fmt::Debug + 'static {
     ///
     /// Any I/O error; [`io::ErrorKind::NotFound`] if `from` is gone.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
+    /// Sets a directory's mode to 0700 (the manager repairs a directory of its
+    /// own that others may read or write). The default uses `std::fs` on Unix
+    /// and does nothing elsewhere (there are no mode bits to set).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error.
+    fn restrict_dir(&self, path: &Path) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            Ok(())
+        }
+    }
 }
 
-/// The real file system, through `std::fs` with Unix modes.
+/// The real file system, through `std::fs`: with Unix modes (0700 directories,
+/// 0600 files) on Unix, and the platform's defaults elsewhere.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OsFs;
 
 impl TempFs for OsFs {
     fn create_dir(&self, path: &Path) -> io::Result<()> {
-        DirBuilder::new().mode(0o700).create(path)
+        #[cfg(unix)]
+        {
+            DirBuilder::new().mode(0o700).create(path)
+        }
+        #[cfg(not(unix))]
+        {
+            DirBuilder::new().create(path)
+        }
     }
 
     #[cfg(target_os = "linux")]
@@ -136,11 +165,11 @@ impl TempFs for OsFs {
     }
 
     fn create_new(&self, path: &Path) -> io::Result<File> {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        options.open(path)
     }
 
     fn write_all(&self, file: &mut File, _path: &Path, buf: &[u8]) -> io::Result<()> {
@@ -167,7 +196,9 @@ impl TempFs for OsFs {
 
     fn open_lock_file(&self, path: &Path, create_new: bool) -> io::Result<File> {
         let mut options = OpenOptions::new();
-        options.read(true).write(true).mode(0o600);
+        options.read(true).write(true);
+        #[cfg(unix)]
+        options.mode(0o600);
         if create_new {
             options.create_new(true);
         }

@@ -203,8 +203,10 @@ fn default_root() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
-/// Makes sure `path` is a real directory (not a symlink to one), creating it
-/// with mode 0700 if missing.
+/// Makes sure `path` is a real directory (not a symlink to one) of this user's
+/// with mode 0700, creating it if missing. One that exists already must belong
+/// to this user ([`TempError::NotOwned`] otherwise); if others may read, write
+/// or enter it, its mode is set back to 0700 (and a warning logged).
 fn ensure_dir(fs: &dyn TempFs, path: &Path) -> Result<(), TempError> {
     match fs.create_dir(path) {
         Ok(()) => return Ok(()),
@@ -214,12 +216,53 @@ fn ensure_dir(fs: &dyn TempFs, path: &Path) -> Result<(), TempError> {
     let meta = fs
         .symlink_metadata(path)
         .map_err(|error| TempError::io(TempOp::Inspect, path, error))?;
-    if meta.is_dir() {
+    if !meta.is_dir() {
+        return Err(TempError::NotADirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    check_owner(fs, path, &meta)
+}
+
+/// The ownership half of [`ensure_dir`] (Unix: owner and mode bits).
+#[cfg(unix)]
+fn check_owner(fs: &dyn TempFs, path: &Path, meta: &std::fs::Metadata) -> Result<(), TempError> {
+    use std::os::unix::fs::MetadataExt;
+    let user = rustix::process::geteuid().as_raw();
+    if meta.uid() != user {
+        return Err(TempError::NotOwned {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            user,
+        });
+    }
+    if meta.mode() & 0o077 != 0 {
+        warn!(
+            path = %path.display(),
+            mode = format!("{:o}", meta.mode() & 0o777),
+            "temp directory open to other users; setting its mode to 0700"
+        );
+        fs.restrict_dir(path)
+            .map_err(|error| TempError::io(TempOp::CreateDir, path, error))?;
+    }
+    Ok(())
+}
+
+/// Elsewhere there are no owner ids or mode bits to check: the directory is
+/// used as found (Windows ACLs are not inspected).
+#[cfg(not(unix))]
+fn check_owner(_fs: &dyn TempFs, _path: &Path, _meta: &std::fs::Metadata) -> Result<(), TempError> {
+    Ok(())
+}
+
+/// Whether `dir` (a shard) is still a plain directory, just before a file is
+/// created in it: a shard swapped for a symlink after `build` must not be
+/// followed. Fails with [`io::ErrorKind::NotADirectory`] otherwise.
+fn check_shard(fs: &dyn TempFs, dir: &Path) -> io::Result<()> {
+    if fs.symlink_metadata(dir)?.is_dir() {
         Ok(())
     } else {
-        Err(TempError::NotADirectory {
-            path: path.to_path_buf(),
-        })
+        Err(io::ErrorKind::NotADirectory.into())
     }
 }
 
@@ -426,6 +469,7 @@ impl TempFileManager {
             let hold = CreateHold::new(shared);
             let owner = owner.to_owned();
             let target = path.clone();
+            let shard = dir.clone();
             // A reference count, not a copy: a name collision retries with it.
             let contents = contents.clone();
             let created = shared
@@ -434,12 +478,15 @@ impl TempFileManager {
                     // Inside the I/O slot this create already holds: no extra
                     // wake-up or handoff per deletion.
                     deletion::remove_some(&owned, PIGGYBACK);
-                    let made = owned.fs.create_new(&target).map(|file| {
-                        let meta = Arc::new(FileMeta::new(id, target, &owner));
-                        owned.registry.insert(Arc::clone(&meta));
-                        Stats::bump(&owned.stats.created);
-                        TempFile::new(owned, meta, file)
-                    });
+                    let shard_ok = check_shard(owned.fs.as_ref(), &shard);
+                    let made = shard_ok
+                        .and_then(|()| owned.fs.create_new(&target))
+                        .map(|file| {
+                            let meta = Arc::new(FileMeta::new(id, target, &owner));
+                            owned.registry.insert(Arc::clone(&meta));
+                            Stats::bump(&owned.stats.created);
+                            TempFile::new(owned, meta, file)
+                        });
                     // A failed first write drops the file here, which deletes it.
                     let written = match (made, contents) {
                         (Ok(mut file), Some(contents)) => match file.write_blocking(&contents) {
@@ -453,6 +500,9 @@ impl TempFileManager {
                 .await?;
             match created {
                 (Ok(Ok(file)), _hold) => return Ok(file),
+                (Ok(Err(error)), _) if error.kind() == io::ErrorKind::NotADirectory => {
+                    return Err(TempError::NotADirectory { path: dir });
+                }
                 (Ok(Err(error)), _) if error.kind() == io::ErrorKind::AlreadyExists => {
                     warn!(path = %path.display(), op = "create", "temp-file name taken; trying the next");
                 }

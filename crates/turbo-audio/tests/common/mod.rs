@@ -159,3 +159,16 @@ pub async fn wait_for(what: &str, condition: impl Fn() -> bool) {
     }
     panic!("timed out waiting for {what}");
 }
+
+/// `tone.mp3` with every 97th byte of its middle half inverted: the codec
+/// rejects exactly two of its frames (the same two on every run).
+pub fn damaged_mp3() -> Vec<u8> {
+    let mut bytes = bytes("tone.mp3");
+    let len = bytes.len();
+    let mut at = len / 4;
+    while at < len * 3 / 4 {
+        bytes[at] ^= 0xff;
+        at += 97;
+    }
+    bytes
+}

@@ -23,6 +23,44 @@ pub fn turbo_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Output
     command.output().expect("the turbo binary runs")
 }
 
+/// [`turbo`], but a run that has not ended within `limit` is killed and fails
+/// the test: for inputs (FIFOs, devices) that used to hang the binary.
+pub fn turbo_within(args: &[&str], limit: Duration) -> Output {
+    turbo_within_env(args, &[], limit)
+}
+
+/// [`turbo_within`] with extra environment variables.
+pub fn turbo_within_env(
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+    limit: Duration,
+) -> Output {
+    use std::process::Stdio;
+    use std::time::Instant;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_turbo"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the turbo binary runs");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("turbo {args:?} did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("collect the output")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -106,4 +144,13 @@ pub fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../turbo-audio/tests/fixtures")
         .join(name)
+}
+
+/// Makes a FIFO (named pipe) at `path` with `mkfifo`, as a hostile user would.
+pub fn mkfifo(path: &std::path::Path) {
+    let made = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
 }

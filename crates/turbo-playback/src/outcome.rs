@@ -1,11 +1,11 @@
-//! [`Outcome`]: what one [`Player::play`](super::Player::play) did, as a value and
+//! [`Outcome`]: what one [`Player::play`](crate::Player::play) did, as a value and
 //! as JSON.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::throttle::StateReport;
+use crate::throttle::StateReport;
 
 /// What happened to the sound. Serialized as the outcome's `status` field, with
 /// the variant's own fields beside it.
@@ -13,6 +13,10 @@ use super::throttle::StateReport;
 #[serde(tag = "status", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Status {
+    /// The player process was started and is playing: what
+    /// [`Player::play`](crate::Player::play) reports when it returns; the
+    /// [`Playback`](crate::Playback) ends with one of the statuses below.
+    Started,
     /// The player ran and exited successfully.
     Played,
     /// The key played less than a throttle window ago (in this or another
@@ -23,7 +27,8 @@ pub enum Status {
     },
     /// Sounds are switched off, globally or for this key.
     Disabled,
-    /// No sound is configured for the key, or its file does not exist (then the
+    /// No sound is configured for the key, or its file does not exist or is not
+    /// a regular file (a directory, a FIFO a player would wait on; then the
     /// outcome's `path` says which file).
     NotFound,
     /// No player program was found (the configured one, or none of the known
@@ -49,12 +54,19 @@ pub enum Status {
         /// The signal that ended it, as reaped (`9`, SIGKILL, on Unix).
         signal: Option<i32>,
     },
+    /// The playback was cancelled ([`Playback::cancel`](crate::Playback::cancel))
+    /// and the player was killed and reaped.
+    Cancelled {
+        /// The signal that ended it, as reaped (`9`, SIGKILL, on Unix).
+        signal: Option<i32>,
+    },
 }
 
 impl Status {
     /// The variant's name as it appears in JSON (`played`, `throttled`, ...).
     pub fn name(&self) -> &'static str {
         match self {
+            Self::Started => "started",
             Self::Played => "played",
             Self::Throttled { .. } => "throttled",
             Self::Disabled => "disabled",
@@ -63,15 +75,16 @@ impl Status {
             Self::Busy { .. } => "busy",
             Self::Failed { .. } => "failed",
             Self::TimedOut { .. } => "timed_out",
+            Self::Cancelled { .. } => "cancelled",
         }
     }
 
     /// The exit code a `turbo play` command should use for this status (see the
-    /// playback guide): 0 played, 3 throttled, 4 disabled, 5 busy, 6 not found,
-    /// 7 no player, 8 failed, 9 timed out.
+    /// playback guide): 0 started or played, 3 throttled, 4 disabled, 5 busy,
+    /// 6 not found, 7 no player, 8 failed, 9 timed out, 14 cancelled.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Played => 0,
+            Self::Started | Self::Played => 0,
             Self::Throttled { .. } => 3,
             Self::Disabled => 4,
             Self::Busy { .. } => 5,
@@ -79,6 +92,7 @@ impl Status {
             Self::NoPlayer => 7,
             Self::Failed { .. } => 8,
             Self::TimedOut { .. } => 9,
+            Self::Cancelled { .. } => 14,
         }
     }
 }
@@ -87,17 +101,18 @@ impl Status {
 /// is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timings {
-    /// The whole call.
+    /// The whole call: until `play` returned, or for a playback's final
+    /// outcome, until the player was reaped.
     pub total_us: u64,
     /// The throttle check, lock wait included.
     pub throttle_us: Option<u64>,
     /// Waiting for the throttle lock.
     pub lock_wait_us: Option<u64>,
-    /// From starting the player to reaping it.
+    /// From starting the player to reaping it (`None` while it runs).
     pub playback_us: Option<u64>,
 }
 
-/// The result of one [`Player::play`](super::Player::play).
+/// The result of one [`Player::play`](crate::Player::play).
 ///
 /// As JSON (`serde_json::to_string(&outcome)`), for example:
 ///
@@ -133,7 +148,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Whether the sound played.
+    /// Whether the sound played to its end.
     pub fn played(&self) -> bool {
         self.status == Status::Played
     }
@@ -211,8 +226,9 @@ mod tests {
                 timeout_ms: 1,
                 signal: Some(9),
             },
+            Status::Cancelled { signal: Some(9) },
         ];
-        for status in &all {
+        for status in all.iter().chain([&Status::Started]) {
             let json = serde_json::to_value(outcome(status.clone())).unwrap();
             assert_eq!(json["status"], status.name());
         }
@@ -221,5 +237,7 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), all.len());
         assert_eq!(Status::Played.exit_code(), 0);
+        // Started is success too: the sound is playing.
+        assert_eq!(Status::Started.exit_code(), 0);
     }
 }

@@ -27,7 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use turbo_audio::playback::{ManualClock, Throttle};
+use turbo_playback::{ManualClock, Throttle};
 use turbo_testkit::report::{quick, write_case};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;

@@ -13,7 +13,7 @@
 /// # Examples
 ///
 /// ```
-/// use turbo_audio::playback::normalize_key;
+/// use turbo_playback::normalize_key;
 ///
 /// assert_eq!(normalize_key("Pre-Tool_Use"), "pretooluse");
 /// assert_eq!(normalize_key("  session.END "), "sessionend");

@@ -8,12 +8,27 @@
 //! 1. open `<dir>/throttle.lock` (created once, never replaced or deleted: its
 //!    inode *is* the lock) with a fresh handle, and take an exclusive
 //!    [`File::try_lock`], polling with short sleeps until the lock timeout;
-//! 2. read `<dir>/throttle.json` (missing or corrupt counts as empty and is
-//!    reported);
+//! 2. read `<dir>/throttle.json` (missing, corrupt or larger than
+//!    [`MAX_STATE_BYTES`] counts as empty and is reported);
 //! 3. decide: throttled if the key played less than `window` ago;
-//! 4. if allowed, write the new state to `<dir>/throttle.json.tmp`, remove
-//!    `throttle.json` and rename the temporary file to `throttle.json`;
+//! 4. if allowed, drop entries older than a day and, beyond [`MAX_KEYS`], the
+//!    least recently played; remove a leftover `<dir>/throttle.json.tmp`, create
+//!    it anew exclusively and write the new state to it, remove `throttle.json`
+//!    and rename the temporary file to `throttle.json`;
 //! 5. close the handle, which releases the lock.
+//!
+//! # Files someone else put there
+//!
+//! The lock file and the state file must be regular files at their own paths:
+//! a FIFO, a symbolic link (even to a regular file), a device or a directory
+//! there fails the check with [`ThrottleError::NotRegularFile`] naming the path,
+//! without blocking, following the link or reading the device. The state file
+//! is read through a bound of [`MAX_STATE_BYTES`] (the throttle itself never
+//! writes more than about 300 KiB: [`MAX_KEYS`] keys of at most
+//! [`MAX_KEY_BYTES`]). The temporary file is created with `create_new`, which
+//! fails on anything already there, a symbolic link included, so a planted
+//! `throttle.json.tmp` link is removed (the link, not its target) rather than
+//! written through.
 //!
 //! Every read and write of the state happens under the lock, so no check ever
 //! sees another's half-done step. The state file itself is never locked: the
@@ -70,11 +85,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::clock::{Clock, SystemClock};
-use super::config::MAX_THROTTLE;
-use super::error::{FsOp, ThrottleError};
-use super::fs::{OsFs, StateFs};
-use super::key::normalize_key;
+use crate::clock::{Clock, SystemClock};
+use crate::config::MAX_THROTTLE;
+use crate::error::{FsOp, ThrottleError};
+use crate::file::NotRegularFile;
+use crate::fs::{OsFs, StateFs};
+use crate::key::normalize_key;
 
 /// The lock file's name inside the state directory.
 pub const LOCK_FILE: &str = "throttle.lock";
@@ -84,6 +100,14 @@ pub const STATE_FILE: &str = "throttle.json";
 pub const TEMP_FILE: &str = "throttle.json.tmp";
 /// How long a check waits for the lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_millis(250);
+/// The largest state file the throttle reads (1 MiB); a larger one counts as
+/// corrupt (empty) and is replaced.
+pub const MAX_STATE_BYTES: u64 = 1 << 20;
+/// The most keys the state keeps; beyond it the least recently played are
+/// dropped when the state is written.
+pub const MAX_KEYS: usize = 1024;
+/// The longest normalized key the throttle accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
 
 const STATE_VERSION: u32 = 1;
 /// The longest lock timeout; keeps deadline arithmetic far from overflow.
@@ -166,7 +190,7 @@ struct StateFile {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use turbo_audio::playback::{ManualClock, Throttle};
+/// use turbo_playback::{ManualClock, Throttle};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let clock = Arc::new(ManualClock::new(1_000_000));
@@ -309,13 +333,18 @@ impl Throttle {
     ///
     /// [`ThrottleError::LockTimeout`] if the lock stays taken for the lock
     /// timeout, [`ThrottleError::Io`] if the directory, lock file or state file
-    /// cannot be created, read or written, [`ThrottleError::EmptyKey`] for a key
-    /// that normalizes to nothing. After an error nothing was recorded.
+    /// cannot be created, read or written, [`ThrottleError::NotRegularFile`] if
+    /// the lock or state file is not a regular file, [`ThrottleError::EmptyKey`]
+    /// for a key that normalizes to nothing, [`ThrottleError::KeyTooLong`] for
+    /// one longer than [`MAX_KEY_BYTES`]. After an error nothing was recorded.
     pub fn check(&self, key: &str, window: Duration) -> Result<ThrottleCheck, ThrottleError> {
         let started = Instant::now();
         let key = normalize_key(key);
         if key.is_empty() {
             return Err(ThrottleError::EmptyKey);
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(ThrottleError::KeyTooLong { len: key.len() });
         }
         if window.is_zero() {
             return Ok(ThrottleCheck {
@@ -421,18 +450,22 @@ impl Throttle {
                 ));
             }
         }
-        let retention = millis(RETENTION);
-        state
-            .last_played_ms
-            .retain(|_, &mut last| now.abs_diff(last) < retention);
+        prune(&mut state.last_played_ms, now);
         state.last_played_ms.insert(key.to_owned(), now);
         state.version = STATE_VERSION;
         let bytes = serde_json::to_vec(&state).map_err(|error| {
             io_error(FsOp::WriteState, &inner.temp_path, io::Error::other(error))
         })?;
+        // Left by a process killed between write and rename, or planted: under
+        // the lock nobody else is writing it. A link is removed, not followed.
+        match inner.fs.remove(&inner.temp_path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(io_error(FsOp::RemoveTemp, &inner.temp_path, source)),
+        }
         inner
             .fs
-            .write(&inner.temp_path, &bytes)
+            .write_new(&inner.temp_path, &bytes)
             .map_err(|source| io_error(FsOp::WriteState, &inner.temp_path, source))?;
         // Remove, then rename: see the module docs (ext4's auto_da_alloc).
         match inner.fs.remove(&inner.state_path) {
@@ -447,11 +480,21 @@ impl Throttle {
         Ok((Verdict::Allowed, report))
     }
 
-    /// Reads the state; missing or unparsable counts as empty and is reported.
+    /// Reads the state; missing, too large or unparsable counts as empty and is
+    /// reported; anything but a regular file is an error.
     fn read_state(&self, dir_created: bool) -> Result<(StateFile, StateReport), ThrottleError> {
         let inner = &*self.inner;
-        let bytes = match inner.fs.read(&inner.state_path) {
+        let bytes = match inner.fs.read(&inner.state_path, MAX_STATE_BYTES) {
             Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::FileTooLarge => {
+                let reason = format!("larger than the {MAX_STATE_BYTES}-byte maximum");
+                tracing::warn!(
+                    path = %inner.state_path.display(),
+                    %reason,
+                    "throttle state is corrupt; counting it as empty and replacing it"
+                );
+                return Ok((StateFile::default(), StateReport::Corrupt { reason }));
+            }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let report = if dir_created {
                     StateReport::DirCreated
@@ -476,7 +519,34 @@ impl Throttle {
     }
 }
 
+/// Drops entries older than the retention, then the least recently played
+/// beyond `MAX_KEYS - 1`, leaving room for the key about to be recorded.
+fn prune(last_played_ms: &mut BTreeMap<String, u64>, now: u64) {
+    let retention = millis(RETENTION);
+    last_played_ms.retain(|_, &mut last| now.abs_diff(last) < retention);
+    let keep = MAX_KEYS - 1;
+    if last_played_ms.len() > keep {
+        let mut by_age: Vec<(u64, String)> = last_played_ms
+            .iter()
+            .map(|(key, &last)| (last, key.clone()))
+            .collect();
+        by_age.sort_unstable();
+        let excess = by_age.len() - keep;
+        for (_, key) in by_age.into_iter().take(excess) {
+            last_played_ms.remove(&key);
+        }
+    }
+}
+
+/// A file-system failure as a typed error; a path that is not a regular file
+/// gets its own variant.
 fn io_error(op: FsOp, path: &Path, source: io::Error) -> ThrottleError {
+    if let Some(found) = NotRegularFile::find(&source) {
+        return ThrottleError::NotRegularFile {
+            path: path.to_path_buf(),
+            kind: found.kind,
+        };
+    }
     ThrottleError::Io {
         op,
         path: path.to_path_buf(),
@@ -491,7 +561,7 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playback::clock::ManualClock;
+    use crate::clock::ManualClock;
 
     const WINDOW: Duration = Duration::from_secs(10);
 

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use turbo_audio::playback::{
+use turbo_playback::{
     ConfigError, ProblemKind, ReloadError, SoundConfig, SoundConfigHandle, normalize_key,
 };
 
@@ -105,7 +105,7 @@ fn a_bad_reload_keeps_the_old_config_and_says_where() {
     )
     .unwrap();
     let error = handle.reload().unwrap_err();
-    let ReloadError::Config(ConfigError::Invalid { file, problems }) = &error else {
+    let ReloadError::Config(ConfigError::Invalid { file, problems, .. }) = &error else {
         panic!("expected an invalid config, got {error:?}");
     };
     assert_eq!(Path::new(file), path);

@@ -1,32 +1,29 @@
 //! [`Player`]: resolves a key to a sound, asks the throttle, runs an external
 //! player with a timeout, and reports an [`Outcome`].
 //!
-//! The API is synchronous on purpose: its callers are mostly short-lived hook
-//! processes that play one sound and exit, for which `std::process` and a
-//! blocking wait are the whole job, with no runtime to start. A long-lived caller
-//! that must not block runs [`Player::play`] on a thread of its own; `Player` is
-//! `Clone + Send + Sync`.
+//! The API needs no async runtime: its callers are mostly short-lived hook
+//! processes that play one sound and exit. [`Player::play`] returns as soon as
+//! the player process has started (or the sound was decided without one), with
+//! a [`Playback`] to wait for or cancel; a reaper thread enforces the timeout
+//! meanwhile (see [`Playback`]). `Player` is `Clone + Send + Sync`.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::config::{MAX_TIMEOUT, Sound, SoundConfig, SoundConfigHandle};
-use super::error::PlayError;
-use super::key::normalize_key;
-use super::outcome::{Outcome, Status, Timings};
-use super::throttle::{Throttle, Verdict};
+use crate::config::{Sound, SoundConfig, SoundConfigHandle};
+use crate::error::PlayError;
+use crate::key::normalize_key;
+use crate::outcome::{Outcome, Status, Timings};
+use crate::playback::{Permit, Playback, micros, millis};
+use crate::throttle::{Throttle, Verdict};
 
 /// The players tried, in order, when the configuration names none.
 pub const KNOWN_PLAYERS: [&str; 4] = ["paplay", "aplay", "afplay", "ffplay"];
-
-/// First and longest sleep between two checks of a running player.
-const FIRST_POLL: Duration = Duration::from_micros(200);
-const LONGEST_POLL: Duration = Duration::from_millis(10);
 
 /// Plays configured sounds through an external player, at most one per key and
 /// throttle window across all processes sharing the throttle's directory.
@@ -37,18 +34,22 @@ const LONGEST_POLL: Duration = Duration::from_millis(10);
 /// ([`NotFound`](Status::NotFound)), the player program
 /// ([`NoPlayer`](Status::NoPlayer)), the bound on concurrent playbacks
 /// ([`Busy`](Status::Busy)), the throttle ([`Throttled`](Status::Throttled)),
-/// and finally the player itself ([`Played`](Status::Played),
-/// [`Failed`](Status::Failed), [`TimedOut`](Status::TimedOut)). Only a sound that
-/// will really be started uses up its throttle window.
+/// and finally starting the player ([`Started`](Status::Started)); the
+/// [`Playback`] then ends [`Played`](Status::Played), [`Failed`](Status::Failed),
+/// [`TimedOut`](Status::TimedOut) or [`Cancelled`](Status::Cancelled). Only a
+/// sound that will really be started uses up its throttle window.
 ///
-/// The player's standard input and output are closed (`/dev/null`). At the
-/// timeout the player process is killed and reaped; a player that starts
-/// processes of its own must end them itself.
+/// The player's standard input, output and error are `/dev/null`. On Unix it
+/// runs as the leader of a new process group; at the timeout (or on
+/// [`Playback::cancel`]) the whole group is killed with `SIGKILL` and the player
+/// reaped, so processes it started are not left playing. A player that exits by
+/// itself is not followed further: processes it left running in the background
+/// are its own.
 ///
 /// # Examples
 ///
 /// ```
-/// use turbo_audio::playback::{Player, SoundConfig, Status, Throttle};
+/// use turbo_playback::{Player, SoundConfig, Status, Throttle};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let sound = dir.path().join("done.wav");
@@ -59,8 +60,10 @@ const LONGEST_POLL: Duration = Duration::from_millis(10);
 /// ))?;
 /// let player = Player::new(config, Throttle::new(dir.path().join("state")));
 ///
-/// assert_eq!(player.play("Build_Done")?.status, Status::Played);
-/// assert!(matches!(player.play("build done")?.status, Status::Throttled { .. }));
+/// assert_eq!(player.play_and_wait("Build_Done")?.status, Status::Played);
+/// let again = player.play("build done")?;
+/// assert!(matches!(again.outcome().status, Status::Throttled { .. }));
+/// assert!(!again.is_running());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -73,7 +76,7 @@ struct Inner {
     config: SoundConfigHandle,
     throttle: Throttle,
     search_path: Option<OsString>,
-    active: AtomicUsize,
+    active: Arc<AtomicUsize>,
 }
 
 /// Settings for a [`Player`].
@@ -99,7 +102,7 @@ impl PlayerBuilder {
                 config: self.config,
                 throttle: self.throttle,
                 search_path: self.search_path,
-                active: AtomicUsize::new(0),
+                active: Arc::new(AtomicUsize::new(0)),
             }),
         }
     }
@@ -131,22 +134,25 @@ impl Player {
         &self.inner.throttle
     }
 
-    /// How many playbacks this player (and its clones) is running now.
+    /// How many playbacks this player (and its clones) is running now: started
+    /// and not yet reaped.
     pub fn active(&self) -> usize {
         self.inner.active.load(Ordering::Relaxed)
     }
 
     /// Plays the sound for `key` (any spelling, see
-    /// [`normalize_key`](super::normalize_key)) and waits for the player to finish
-    /// or time out. Never panics; see the type's docs for the order of checks.
+    /// [`normalize_key`](crate::normalize_key)): returns once the player process
+    /// has started ([`Status::Started`]) or the sound was decided without one
+    /// (throttled, busy, disabled, ...). Never waits for the sound; see the
+    /// type's docs for the order of checks, and [`Playback`] for waiting and
+    /// cancelling. Never panics.
     ///
     /// # Errors
     ///
     /// [`PlayError::Throttle`] if the throttle could not decide (no player is
     /// started then), [`PlayError::Spawn`] if the player exists but cannot be
-    /// started, [`PlayError::Wait`] if waiting for it failed (it is still killed
-    /// and reaped).
-    pub fn play(&self, key: &str) -> Result<Outcome, PlayError> {
+    /// started.
+    pub fn play(&self, key: &str) -> Result<Playback, PlayError> {
         let started = Instant::now();
         let config = self.inner.config.current();
         let mut outcome = Outcome {
@@ -158,27 +164,51 @@ impl Player {
             state: None,
             timings: Timings::default(),
         };
-        let status = self.run(&config, &mut outcome)?;
-        outcome.status = status;
-        outcome.timings.total_us = micros(started.elapsed());
+        let decided = self.run(&config, &mut outcome, started)?;
+        let playback = match decided {
+            Decided::Now(status) => {
+                outcome.status = status;
+                outcome.timings.total_us = micros(started.elapsed());
+                Playback::decided(outcome)
+            }
+            Decided::Started(playback) => playback,
+        };
+        let outcome = playback.outcome();
         tracing::debug!(key = %outcome.key, status = outcome.status.name(), "play");
-        Ok(outcome)
+        Ok(playback)
+    }
+
+    /// [`play`](Self::play), then [`Playback::wait`]: blocks until the player
+    /// has ended (at most the timeout) and returns the final outcome.
+    ///
+    /// # Errors
+    ///
+    /// As [`play`](Self::play), and [`PlayError::Wait`] if waiting for the
+    /// player failed (it is still killed and reaped).
+    pub fn play_and_wait(&self, key: &str) -> Result<Outcome, PlayError> {
+        self.play(key)?.wait()
     }
 
     /// The steps of [`play`](Self::play); fills in `outcome` as it goes.
-    fn run(&self, config: &SoundConfig, outcome: &mut Outcome) -> Result<Status, PlayError> {
+    fn run(
+        &self,
+        config: &SoundConfig,
+        outcome: &mut Outcome,
+        started: Instant,
+    ) -> Result<Decided, PlayError> {
+        use Decided::Now;
         if !config.enabled() {
-            return Ok(Status::Disabled);
+            return Ok(Now(Status::Disabled));
         }
         let Some(sound) = config.sound(&outcome.key) else {
-            return Ok(Status::NotFound);
+            return Ok(Now(Status::NotFound));
         };
         outcome.path = Some(sound.file().to_path_buf());
         if !sound.enabled() {
-            return Ok(Status::Disabled);
+            return Ok(Now(Status::Disabled));
         }
         if !sound.file().is_file() {
-            return Ok(Status::NotFound);
+            return Ok(Now(Status::NotFound));
         }
         let search_path = self
             .inner
@@ -187,13 +217,13 @@ impl Player {
             .or_else(|| std::env::var_os("PATH"));
         let Some(command) = player_command(config, sound, search_path.as_deref()) else {
             outcome.command = config.player().map(<[String]>::to_vec);
-            return Ok(Status::NoPlayer);
+            return Ok(Now(Status::NoPlayer));
         };
         outcome.command = Some(command.describe());
-        let Some(_permit) = Permit::try_take(&self.inner.active, config.max_concurrent()) else {
-            return Ok(Status::Busy {
+        let Some(permit) = Permit::try_take(&self.inner.active, config.max_concurrent()) else {
+            return Ok(Now(Status::Busy {
                 limit: config.max_concurrent(),
-            });
+            }));
         };
         if !sound.throttle().is_zero() {
             let check = self.inner.throttle.check(&outcome.key, sound.throttle())?;
@@ -201,22 +231,29 @@ impl Player {
             outcome.timings.lock_wait_us = Some(micros(check.lock_wait));
             outcome.state = Some(check.state);
             if let Verdict::Throttled { retry_after } = check.verdict {
-                return Ok(Status::Throttled {
+                return Ok(Now(Status::Throttled {
                     retry_after_ms: millis(retry_after),
-                });
+                }));
             }
         }
-        let playback = Instant::now();
-        let spawned = Command::new(&command.program)
+        let mut command_line = Command::new(&command.program);
+        command_line
             .args(&command.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match spawned {
+            .stderr(Stdio::null());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            // Its own group, so the reaper can kill what it starts too.
+            command_line.process_group(0);
+        }
+        let child = match command_line.spawn() {
             Ok(child) => child,
             // The program went away since it was found.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Status::NoPlayer),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Ok(Now(Status::NoPlayer));
+            }
             Err(source) => {
                 return Err(PlayError::Spawn {
                     program: command.program,
@@ -224,119 +261,25 @@ impl Player {
                 });
             }
         };
-        let pid = child.id();
-        outcome.pid = Some(pid);
-        let waited = wait_with_timeout(&mut child, config.timeout());
-        outcome.timings.playback_us = Some(micros(playback.elapsed()));
-        match waited {
-            Ok(Waited::Exited(status)) if status.success() => Ok(Status::Played),
-            Ok(Waited::Exited(status)) => Ok(failed(status)),
-            Ok(Waited::Killed(status)) => Ok(Status::TimedOut {
-                timeout_ms: millis(config.timeout()),
-                signal: signal_of(status),
-            }),
-            Err(source) => Err(PlayError::Wait { pid, source }),
-        }
+        outcome.pid = Some(child.id());
+        outcome.status = Status::Started;
+        outcome.timings.total_us = micros(started.elapsed());
+        Ok(Decided::Started(Playback::start(
+            outcome.clone(),
+            child,
+            permit,
+            config.timeout(),
+            started,
+        )))
     }
 }
 
-/// A slot among `max_concurrent`; released on drop.
-struct Permit<'a> {
-    active: &'a AtomicUsize,
-}
-
-impl<'a> Permit<'a> {
-    fn try_take(active: &'a AtomicUsize, limit: usize) -> Option<Self> {
-        let mut current = active.load(Ordering::Relaxed);
-        loop {
-            if current >= limit {
-                return None;
-            }
-            match active.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Some(Self { active }),
-                Err(actual) => current = actual,
-            }
-        }
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        self.active.fetch_sub(1, Ordering::Release);
-    }
-}
-
-/// How a waited-for player ended.
-enum Waited {
-    /// It exited by itself.
-    Exited(ExitStatus),
-    /// It was still running at the timeout and was killed; this is its status
-    /// as reaped.
-    Killed(ExitStatus),
-}
-
-/// Polls `child` until it exits or `timeout` passes; then kills and reaps it.
-/// On every path, including errors, the child has been waited for (or a wait
-/// was attempted), so no zombie is left behind.
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> io::Result<Waited> {
-    // Config values are at most MAX_TIMEOUT; the cap keeps the sum in range.
-    let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
-    let mut pause = FIRST_POLL;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(Waited::Exited(status)),
-            Ok(None) => {}
-            Err(error) => {
-                reap(child);
-                return Err(error);
-            }
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            if let Err(error) = child.kill() {
-                reap(child);
-                return Err(error);
-            }
-            let status = child.wait()?;
-            // It may have finished on its own just before the kill.
-            return Ok(if status.success() {
-                Waited::Exited(status)
-            } else {
-                Waited::Killed(status)
-            });
-        }
-        std::thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(LONGEST_POLL);
-    }
-}
-
-/// Best effort on an error path: kill and reap, ignoring failures.
-fn reap(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn failed(status: ExitStatus) -> Status {
-    Status::Failed {
-        exit_code: status.code(),
-        signal: signal_of(status),
-    }
-}
-
-#[cfg(unix)]
-fn signal_of(status: ExitStatus) -> Option<i32> {
-    use std::os::unix::process::ExitStatusExt;
-    status.signal()
-}
-
-#[cfg(not(unix))]
-fn signal_of(_status: ExitStatus) -> Option<i32> {
-    None
+/// What [`Player::run`] decided.
+enum Decided {
+    /// The answer, with no player started.
+    Now(Status),
+    /// A player was started and handed to a reaper.
+    Started(Playback),
 }
 
 /// A player program with its arguments, ready to run.
@@ -438,14 +381,6 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-fn micros(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,17 +434,5 @@ mod tests {
         assert!(
             known_player_args("ffplay", 1.0).ends_with(&["-volume".to_owned(), "100".to_owned()])
         );
-    }
-
-    #[test]
-    fn permits_are_bounded_and_released() {
-        let active = AtomicUsize::new(0);
-        let first = Permit::try_take(&active, 2).unwrap();
-        let second = Permit::try_take(&active, 2).unwrap();
-        assert!(Permit::try_take(&active, 2).is_none());
-        drop(first);
-        assert!(Permit::try_take(&active, 2).is_some());
-        drop(second);
-        assert_eq!(active.load(Ordering::Relaxed), 0);
     }
 }

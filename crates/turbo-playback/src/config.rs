@@ -3,10 +3,13 @@
 //!
 //! The file is parsed with toml's spanned document parser and checked field by
 //! field, so every problem (unknown field, wrong type, value out of range, two
-//! spellings of one key) names its file, line, column and key, and all problems
-//! are reported at once rather than the first only.
+//! spellings of one key) names its file, line, column and key, and the problems
+//! are reported at once rather than the first only: the first
+//! [`MAX_PROBLEMS`] by position, and a count of the rest (a file of 10,000
+//! unknown keys gives 50 lines and "and 9950 more", not 10,000 lines).
 
 use std::collections::BTreeMap;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,14 +18,15 @@ use arc_swap::ArcSwap;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::error::{ConfigError, ConfigProblem, ProblemKind, ReloadError};
-use super::key::{is_valid_normalized, normalize_key};
+use crate::error::{ConfigError, ConfigProblem, ProblemKind, ReloadError};
+use crate::file::{Links, OpenFailure, open_regular, read_at_most};
+use crate::key::{is_valid_normalized, normalize_key};
 
 /// Default playback timeout: a notification sound that runs longer is cut off.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default throttle window for sounds that do not set their own.
 pub const DEFAULT_THROTTLE: Duration = Duration::from_secs(1);
-/// Default bound on concurrent playbacks started by one [`Player`](super::Player).
+/// Default bound on concurrent playbacks started by one [`Player`](crate::Player).
 pub const DEFAULT_MAX_CONCURRENT: usize = 4;
 /// Longest throttle window a configuration accepts: one day, which is also how
 /// long the throttle keeps an entry in its state file.
@@ -31,6 +35,10 @@ pub const MAX_THROTTLE: Duration = Duration::from_secs(24 * 60 * 60);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// Largest `max_concurrent` a configuration accepts.
 pub const MAX_CONCURRENT_LIMIT: usize = 64;
+/// The largest config file [`SoundConfig::load`] reads: 1 MiB.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// How many problems a [`ConfigError::Invalid`] lists; the rest are counted.
+pub const MAX_PROBLEMS: usize = 50;
 
 const TOP_FIELDS: &[&str] = &[
     "enabled",
@@ -120,7 +128,7 @@ impl Sound {
 /// # Examples
 ///
 /// ```
-/// use turbo_audio::playback::SoundConfig;
+/// use turbo_playback::SoundConfig;
 ///
 /// let config = SoundConfig::parse(r#"
 ///     volume = 0.5
@@ -134,7 +142,7 @@ impl Sound {
 /// let error = SoundConfig::parse("volume = 2.0\n").unwrap_err();
 /// assert_eq!(error.problems()[0].line, 1);
 /// assert_eq!(error.problems()[0].key, "volume");
-/// # Ok::<(), turbo_audio::playback::ConfigError>(())
+/// # Ok::<(), turbo_playback::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SoundConfig {
@@ -170,7 +178,7 @@ impl SoundConfig {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`] listing every problem with its line and key.
+    /// [`ConfigError::Invalid`] listing the problems with their lines and keys.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         parse_document(text, "<string>", None)
     }
@@ -181,23 +189,43 @@ impl SoundConfig {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`] listing every problem with its line and key.
+    /// [`ConfigError::Invalid`] listing the problems with their lines and keys.
     pub fn parse_as(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
         parse_document(text, &file, Some(path))
     }
 
-    /// Reads and parses the file at `path`.
+    /// Reads and parses the file at `path`. A symbolic link is followed, but
+    /// what it leads to must be a regular file: a FIFO, a device such as
+    /// `/dev/zero` or a directory is refused without being read (and a FIFO
+    /// without blocking), and so is a file larger than [`MAX_CONFIG_BYTES`].
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Read`] if the file cannot be read, else as
+    /// [`ConfigError::NotRegularFile`], [`ConfigError::TooLarge`],
+    /// [`ConfigError::Read`] if the file cannot be read or is not UTF-8, else as
     /// [`parse_as`](Self::parse_as).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = open_regular(path, Links::Follow)
+            .and_then(|file| read_at_most(file, MAX_CONFIG_BYTES))
+            .map_err(|failure| match failure {
+                OpenFailure::Io(source) => ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                },
+                OpenFailure::NotRegular(kind) => ConfigError::NotRegularFile {
+                    path: path.to_path_buf(),
+                    kind,
+                },
+                OpenFailure::TooLarge => ConfigError::TooLarge {
+                    path: path.to_path_buf(),
+                    max: MAX_CONFIG_BYTES,
+                },
+            })?;
+        let text = String::from_utf8(bytes).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            source: io::Error::new(io::ErrorKind::InvalidData, error.utf8_error()),
         })?;
         Self::parse_as(&text, path)
     }
@@ -207,7 +235,7 @@ impl SoundConfig {
         self.source.as_deref()
     }
 
-    /// The master switch: when false, every key is [`Disabled`](super::Status::Disabled).
+    /// The master switch: when false, every key is [`Disabled`](crate::Status::Disabled).
     pub fn enabled(&self) -> bool {
         self.enabled
     }
@@ -232,7 +260,7 @@ impl SoundConfig {
         self.throttle
     }
 
-    /// How many playbacks one [`Player`](super::Player) runs at once.
+    /// How many playbacks one [`Player`](crate::Player) runs at once.
     pub fn max_concurrent(&self) -> usize {
         self.max_concurrent
     }
@@ -261,7 +289,7 @@ impl SoundConfig {
 /// # Examples
 ///
 /// ```
-/// use turbo_audio::playback::{SoundConfig, SoundConfigHandle};
+/// use turbo_playback::{SoundConfig, SoundConfigHandle};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("sounds.toml");
@@ -345,10 +373,14 @@ impl From<SoundConfig> for SoundConfigHandle {
 
 type Value<'t> = Spanned<DeValue<'t>>;
 
-/// Parses and checks a whole document; collects every problem.
+/// Parses and checks a whole document; collects every problem, and places the
+/// first [`MAX_PROBLEMS`] of them.
 fn parse_document(text: &str, file: &str, path: Option<&Path>) -> Result<SoundConfig, ConfigError> {
     let mut checker = Checker {
         text,
+        line_starts: std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect(),
         problems: Vec::new(),
     };
     let config = match DeTable::parse(text) {
@@ -368,11 +400,26 @@ fn parse_document(text: &str, file: &str, path: Option<&Path>) -> Result<SoundCo
     match config {
         Some(config) if checker.problems.is_empty() => Ok(config),
         _ => {
-            let mut problems = checker.problems;
-            problems.sort_by_key(|problem| (problem.line, problem.column));
+            let mut found = std::mem::take(&mut checker.problems);
+            found.sort_by_key(|problem| problem.offset);
+            let omitted = found.len().saturating_sub(MAX_PROBLEMS);
+            let problems = found
+                .into_iter()
+                .take(MAX_PROBLEMS)
+                .map(|problem| {
+                    let (line, column) = checker.position(problem.offset);
+                    ConfigProblem {
+                        line,
+                        column,
+                        key: problem.key,
+                        kind: problem.kind,
+                    }
+                })
+                .collect();
             Err(ConfigError::Invalid {
                 file: file.to_owned(),
                 problems,
+                omitted,
             })
         }
     }
@@ -388,9 +435,20 @@ struct RawSound {
     line: usize,
 }
 
+/// A problem found, before its line and column are worked out.
+struct Found {
+    offset: usize,
+    key: String,
+    kind: ProblemKind,
+}
+
 struct Checker<'t> {
     text: &'t str,
-    problems: Vec<ConfigProblem>,
+    /// Byte offset of the start of every line, so a position costs a binary
+    /// search rather than a scan of the text (10,000 problems or sounds would
+    /// otherwise scan it 10,000 times).
+    line_starts: Vec<usize>,
+    problems: Vec<Found>,
 }
 
 impl Checker<'_> {
@@ -702,22 +760,16 @@ impl Checker<'_> {
     }
 
     fn problem(&mut self, offset: usize, key: String, kind: ProblemKind) {
-        let (line, column) = self.position(offset);
-        self.problems.push(ConfigProblem {
-            line,
-            column,
-            key,
-            kind,
-        });
+        self.problems.push(Found { offset, key, kind });
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     fn position(&self, offset: usize) -> (usize, usize) {
         let offset = floor_char_boundary(self.text, offset);
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-        let column = before[line_start..].chars().count() + 1;
+        // The number of lines starting at or before `offset`; at least 1.
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self.line_starts[line - 1];
+        let column = self.text[line_start..offset].chars().count() + 1;
         (line, column)
     }
 }

@@ -19,9 +19,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use turbo_audio::playback::{
-    FsOp, ManualClock, OsFs, Player, SoundConfig, StateFs, StateReport, Throttle, ThrottleError,
-    Verdict,
+use turbo_playback::{
+    FsOp, ManualClock, OsFs, Player, SoundConfig, StateFs, StateReport, TEMP_FILE, Throttle,
+    ThrottleError, Verdict,
 };
 
 const CHILD_ENV: &str = "TURBO_AUDIO_WINNER_CHILD";
@@ -157,7 +157,7 @@ fn child(dir: &Path, index: usize) {
             let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
                 barrier.wait();
-                match player.play(SPELLINGS[(index + thread) % SPELLINGS.len()]) {
+                match player.play_and_wait(SPELLINGS[(index + thread) % SPELLINGS.len()]) {
                     Ok(outcome) => outcome.status.name().to_owned(),
                     Err(error) => format!("error: {error}"),
                 }
@@ -353,16 +353,20 @@ impl StateFs for FailOn {
         self.gate(FsOp::OpenLock)?;
         OsFs.open_lock_file(path)
     }
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+    fn read(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
         self.gate(FsOp::ReadState)?;
-        OsFs.read(path)
+        OsFs.read(path, max)
     }
-    fn write(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
+    fn write_new(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
         self.gate(FsOp::WriteState)?;
-        OsFs.write(path, contents)
+        OsFs.write_new(path, contents)
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
-        self.gate(FsOp::RemoveState)?;
+        if path.ends_with(TEMP_FILE) {
+            self.gate(FsOp::RemoveTemp)?;
+        } else {
+            self.gate(FsOp::RemoveState)?;
+        }
         OsFs.remove(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -397,6 +401,7 @@ fn unwritable_directory_fails_each_step_with_a_typed_error() {
     for op in [
         FsOp::OpenLock,
         FsOp::ReadState,
+        FsOp::RemoveTemp,
         FsOp::WriteState,
         FsOp::RenameState,
     ] {

@@ -34,7 +34,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use turbo_audio::playback::{Clock, ManualClock};
+/// use turbo_playback::{Clock, ManualClock};
 ///
 /// let clock = ManualClock::new(1_000);
 /// clock.advance(Duration::from_millis(500));

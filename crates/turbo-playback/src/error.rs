@@ -5,6 +5,8 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::file::FileKind;
+
 /// Why a sound configuration was refused.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -16,21 +18,39 @@ pub enum ConfigError {
         /// What the operating system said.
         source: io::Error,
     },
+    /// The path is not a regular file (after following symbolic links): a
+    /// FIFO, a device, a directory. It was not read.
+    NotRegularFile {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// What is there instead.
+        kind: FileKind,
+    },
+    /// The file holds more than [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES).
+    TooLarge {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// The largest size read, in bytes.
+        max: u64,
+    },
     /// The text is not valid TOML, or it is TOML with unknown fields or bad
     /// values. Every problem names its line, column and key.
     Invalid {
         /// The file the text came from, or `<string>` for text parsed directly.
         file: String,
-        /// What was wrong, sorted by position; never empty.
+        /// What was wrong, sorted by position: the first
+        /// [`MAX_PROBLEMS`](crate::MAX_PROBLEMS); never empty.
         problems: Vec<ConfigProblem>,
+        /// How many more problems were found after those listed.
+        omitted: usize,
     },
 }
 
 impl ConfigError {
-    /// The problems found in the text; empty for [`ConfigError::Read`].
+    /// The problems listed for the text; empty unless [`ConfigError::Invalid`].
     pub fn problems(&self) -> &[ConfigProblem] {
         match self {
-            Self::Read { .. } => &[],
+            Self::Read { .. } | Self::NotRegularFile { .. } | Self::TooLarge { .. } => &[],
             Self::Invalid { problems, .. } => problems,
         }
     }
@@ -42,11 +62,28 @@ impl fmt::Display for ConfigError {
             Self::Read { path, source } => {
                 write!(f, "cannot read sound config {}: {source}", path.display())
             }
-            Self::Invalid { file, problems } => {
+            Self::NotRegularFile { path, kind } => write!(
+                f,
+                "cannot read sound config {}: it is {kind}, not a regular file",
+                path.display()
+            ),
+            Self::TooLarge { path, max } => write!(
+                f,
+                "cannot read sound config {}: larger than the {max}-byte maximum",
+                path.display()
+            ),
+            Self::Invalid {
+                file,
+                problems,
+                omitted,
+            } => {
                 write!(f, "invalid sound config {file}")?;
                 for (index, problem) in problems.iter().enumerate() {
                     let sep = if index == 0 { ": " } else { "; " };
                     write!(f, "{sep}{problem}")?;
+                }
+                if *omitted > 0 {
+                    write!(f, "; and {omitted} more problems")?;
                 }
                 Ok(())
             }
@@ -58,7 +95,7 @@ impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Read { source, .. } => Some(source),
-            Self::Invalid { .. } => None,
+            Self::NotRegularFile { .. } | Self::TooLarge { .. } | Self::Invalid { .. } => None,
         }
     }
 }
@@ -125,7 +162,7 @@ pub enum ProblemKind {
     /// A sound key whose normalized form is empty or has characters other than
     /// ASCII letters and digits.
     InvalidKey {
-        /// The key after [`normalize_key`](crate::playback::normalize_key).
+        /// The key after [`normalize_key`](crate::normalize_key).
         normalized: String,
     },
     /// Two sound keys that normalize to the same key.
@@ -167,7 +204,7 @@ impl fmt::Display for ProblemKind {
     }
 }
 
-/// Why [`SoundConfigHandle::reload`](crate::playback::SoundConfigHandle::reload)
+/// Why [`SoundConfigHandle::reload`](crate::SoundConfigHandle::reload)
 /// kept the previous configuration.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -211,6 +248,8 @@ pub enum FsOp {
     Lock,
     /// Reading the state file.
     ReadState,
+    /// Removing a temporary state file left by a killed process (or planted).
+    RemoveTemp,
     /// Writing the temporary state file.
     WriteState,
     /// Removing the previous state file before the rename.
@@ -226,6 +265,7 @@ impl fmt::Display for FsOp {
             Self::OpenLock => "open the lock file",
             Self::Lock => "lock the lock file",
             Self::ReadState => "read the state file",
+            Self::RemoveTemp => "remove a leftover temporary state file",
             Self::WriteState => "write the new state file",
             Self::RemoveState => "remove the previous state file",
             Self::RenameState => "rename the new state file into place",
@@ -253,8 +293,22 @@ pub enum ThrottleError {
         /// What the operating system said.
         source: io::Error,
     },
+    /// The lock file or the state file is not a regular file (a FIFO, a
+    /// symbolic link, a device, a directory): something other than the throttle
+    /// put it there, and the throttle neither reads, locks nor replaces it.
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there instead.
+        kind: FileKind,
+    },
     /// The key normalizes to the empty string.
     EmptyKey,
+    /// The normalized key is longer than [`MAX_KEY_BYTES`](crate::MAX_KEY_BYTES).
+    KeyTooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
 }
 
 impl fmt::Display for ThrottleError {
@@ -269,7 +323,18 @@ impl fmt::Display for ThrottleError {
             Self::Io { op, path, source } => {
                 write!(f, "throttle could not {op} ({}): {source}", path.display())
             }
+            Self::NotRegularFile { path, kind } => write!(
+                f,
+                "throttle file {} is {kind}, not a regular file; remove it (only the throttle's \
+                 own files belong there)",
+                path.display()
+            ),
             Self::EmptyKey => f.write_str("throttle key is empty after normalization"),
+            Self::KeyTooLong { len } => write!(
+                f,
+                "throttle key is {len} bytes long after normalization; the longest is {}",
+                crate::MAX_KEY_BYTES
+            ),
         }
     }
 }
@@ -278,16 +343,19 @@ impl std::error::Error for ThrottleError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Io { source, .. } => Some(source),
-            Self::LockTimeout { .. } | Self::EmptyKey => None,
+            Self::LockTimeout { .. }
+            | Self::NotRegularFile { .. }
+            | Self::EmptyKey
+            | Self::KeyTooLong { .. } => None,
         }
     }
 }
 
-/// Why [`Player::play`](crate::playback::Player::play) returned no outcome.
+/// Why [`Player::play`](crate::Player::play) returned no outcome.
 ///
 /// Everything that is an answer about the sound (throttled, disabled, no file,
 /// no player, the player failed or timed out) is an
-/// [`Outcome`](crate::playback::Outcome); these are failures of the machinery.
+/// [`Outcome`](crate::Outcome); these are failures of the machinery.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PlayError {
