@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::{cargo, run_checked, workspace_root};
 
 /// The crates that have benches, by short name.
-const CRATES: [&str; 5] = ["pool", "core", "limit", "audio", "client"];
+const CRATES: [&str; 6] = ["pool", "core", "limit", "audio", "playback", "client"];
 
 #[derive(Debug, Clone)]
 struct Case {

@@ -22,7 +22,8 @@ commands:
                          run every CI check (fmt, clippy, test, doc, loom, deny),
                          or only some; installs cargo-deny when it is missing
   bench [--quick] [NAME] run benchmarks for all crates or turbo-NAME
-                         (pool, core, limit, audio, client) and update docs/benchmarks.md
+                         (pool, core, limit, audio, playback, client) and update
+                         docs/benchmarks.md
   fixtures               regenerate crates/turbo-audio/tests/fixtures with ffmpeg";
 
 fn main() -> ExitCode {
