@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, Once, Weak};
 
 use turbo_core::{ContextPool, ContextPoolStats};
 use turbo_limit::{HostLimitStats, HostLimiter, QueueHandle, QueueStats, StopMode};
@@ -10,9 +10,46 @@ use turbo_pool::{BytePool, BytePoolStats, ObjectPool};
 
 use crate::config::{ClientConfig, ShutdownHook};
 use crate::error::Error;
+use crate::response::ResponseBuffers;
 use crate::retry::Retries;
-use crate::stack::{self, StackClone};
+use crate::stack::{self, Stack};
 use crate::transport::{HttpTransport, Transport};
+
+/// What a request borrows from the client's pool: a clone of the stack, and that
+/// clone's own handles, each counted on a line of its own rather than on the
+/// client's shared state (the pool lends a thread the clone it used last, so these
+/// counts are written by one core): the byte pool for the response (see
+/// [`ResponseBuffers`]), the way back to the client for a retry, and the requests
+/// not yet counted into the retry budget.
+pub(crate) struct StackClone<T: Transport> {
+    pub(crate) stack: Stack<T>,
+    pub(crate) buffers: ResponseBuffers,
+    pub(crate) link: ClientLink<T>,
+    /// Requests sent through this clone since the budget last heard of them.
+    pub(crate) unbudgeted: u32,
+}
+
+/// A retry's way back to its client: a weak handle (a retry must not keep a
+/// dropped client alive), behind a reference count of this clone's own.
+pub(crate) struct ClientLink<T: Transport>(Arc<Weak<Shared<T>>>);
+
+impl<T: Transport> Clone for ClientLink<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T: Transport> ClientLink<T> {
+    /// The client, if any handle to it is left.
+    pub(crate) fn client(&self) -> Option<TurboClient<T>> {
+        self.0.upgrade().map(|shared| TurboClient { shared })
+    }
+}
+
+/// Idle clones of the stack kept for [`TurboClient::send`](crate::TurboClient::send):
+/// enough for every worker thread to find one free (a clone is lent only for the
+/// synchronous `poll_ready` + `call`), with room to spare.
+pub(crate) const IDLE_STACKS: usize = 32;
 
 /// An HTTP client built from the turbo layers: every request gets a pooled context
 /// and a timeline, waits for its host (at most N in flight per host) and then for a
@@ -47,7 +84,7 @@ pub(crate) struct Shared<T: Transport> {
     pub(crate) queue: QueueHandle,
     pub(crate) buffers: BytePool,
     /// The retry policy and its budget; `None` when retrying is off.
-    pub(crate) retries: Option<Arc<Retries>>,
+    pub(crate) retries: Option<Retries>,
     pub(crate) closed: AtomicBool,
     pub(crate) hooks: Mutex<Vec<ShutdownHook>>,
     pub(crate) hooks_ran: Once,
@@ -89,9 +126,29 @@ impl<T: Transport> TurboClient<T> {
     pub(crate) fn from_config(transport: T, config: ClientConfig) -> Result<Self, Error> {
         config.check()?;
         let parts = stack::build(transport, &config);
-        Ok(Self {
-            shared: Arc::new(Shared {
-                stacks: parts.stacks,
+        let (stack, buffers) = (parts.stack, parts.buffers.clone());
+        let max_body = config.max_body_size;
+        let shared = Arc::new_cyclic(|weak: &Weak<Shared<T>>| {
+            let weak = weak.clone();
+            // Clones are made from this one; no reset is needed between requests:
+            // a lent clone goes back only after its `call` (a turbo layer that
+            // refuses a request in `call` swaps its ready inner service for a fresh
+            // clone, so no readiness stays reserved), and it is kept out of the pool
+            // when `poll_ready` fails or is pending, or when a layer panics
+            // (`send.rs`). Each clone gets its own handles (made here, not per
+            // request).
+            let stacks = ObjectPool::with_reset(
+                IDLE_STACKS,
+                move || StackClone {
+                    stack: stack.clone(),
+                    buffers: ResponseBuffers::new(buffers.clone(), max_body),
+                    link: ClientLink(Arc::new(weak.clone())),
+                    unbudgeted: 0,
+                },
+                |_| {},
+            );
+            Shared {
+                stacks,
                 contexts: parts.contexts,
                 limiter: parts.limiter,
                 queue: parts.queue,
@@ -102,8 +159,9 @@ impl<T: Transport> TurboClient<T> {
                 hooks_ran: Once::new(),
                 #[cfg(feature = "audio")]
                 audio: crate::audio::state::AudioState::new(config.audio),
-            }),
-        })
+            }
+        });
+        Ok(Self { shared })
     }
 
     /// Whether [`shutdown`](Self::shutdown) has been called.

@@ -9,11 +9,11 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
-use tower::retry::budget::{Budget, TpsBudget};
 use turbo_core::{EventKind, FieldValue, RequestContext};
 
 use crate::error::{Error, ErrorKind};
@@ -30,9 +30,11 @@ pub const EVENT_RETRY: EventKind = EventKind::Custom("retry_scheduled");
 /// byte, and `429 Too Many Requests` and `503 Service Unavailable` answers (after
 /// their `Retry-After` in seconds, when it is no longer than `max_backoff`; a longer
 /// one is returned to the caller as it is). Backoff doubles from `base_backoff` up to
-/// `max_backoff`, with full jitter. A budget bounds retries to a share of requests
-/// (`budget_percent` of the last ten seconds' requests, plus `budget_min_per_sec`),
-/// so a failing host cannot multiply the load on it.
+/// `max_backoff`, with jitter. A budget bounds retries to a share of requests, so a
+/// failing host cannot multiply the load on it: every request adds `budget_percent`
+/// of a retry to it, it also gains `budget_min_per_sec` retries a second, it holds
+/// at most ten seconds of that minimum (and at least 100 retries), and each retry
+/// takes one.
 ///
 /// ```
 /// use std::time::Duration;
@@ -102,8 +104,8 @@ impl RetryPolicy {
         self
     }
 
-    /// The retry budget: at most `percent` (0.0 to 10.0; default 0.2) of the last
-    /// ten seconds' requests, plus `min_per_sec` a second (default 10).
+    /// The retry budget: each request adds `percent` of a retry (0.0 to 10.0;
+    /// default 0.2), and it gains `min_per_sec` retries a second (default 10).
     pub fn budget(mut self, percent: f32, min_per_sec: u32) -> Self {
         self.budget_percent = percent.clamp(0.0, 10.0);
         self.budget_min_per_sec = min_per_sec;
@@ -131,31 +133,36 @@ impl fmt::Debug for RetryPolicy {
 /// A client's policy with its budget, shared by its requests.
 pub(crate) struct Retries {
     policy: RetryPolicy,
-    budget: TpsBudget,
+    budget: RetryBudget,
     jitter: RandomState,
 }
 
+/// Requests a stack clone counts before it tells the budget: one shared
+/// read-modify-write per this many requests instead of one each.
+pub(crate) const DEPOSIT_BATCH: u32 = 16;
+
 impl Retries {
     /// `None` when the policy never retries, so requests skip all of this.
-    pub(crate) fn new(policy: RetryPolicy) -> Option<Arc<Self>> {
+    pub(crate) fn new(policy: RetryPolicy) -> Option<Self> {
         if policy.is_off() {
             return None;
         }
-        let budget = TpsBudget::new(
-            Duration::from_secs(10),
-            policy.budget_min_per_sec,
-            policy.budget_percent,
-        );
-        Some(Arc::new(Self {
+        let budget = RetryBudget::new(policy.budget_percent, policy.budget_min_per_sec);
+        Some(Self {
             policy,
             budget,
             jitter: RandomState::new(),
-        }))
+        })
+    }
+
+    /// Counts `requests` into the budget.
+    pub(crate) fn deposit(&self, requests: u32) {
+        self.budget.deposit(requests);
     }
 
     /// What a request keeps to be sent again, if it may be: its method allows it
-    /// and its body is in memory. Counts the request into the budget.
-    pub(crate) fn plan(self: &Arc<Self>, request: &Request<RequestBody>) -> Option<Replay> {
+    /// and its body is in memory.
+    pub(crate) fn plan(&self, request: &Request<RequestBody>) -> Option<Replay> {
         let method = request.method();
         let idempotent = matches!(
             *method,
@@ -170,9 +177,7 @@ impl Retries {
             return None;
         }
         let body = request.body().try_clone()?;
-        self.budget.deposit();
         Some(Replay {
-            retries: Arc::clone(self),
             method: method.clone(),
             uri: request.uri().clone(),
             version: request.version(),
@@ -184,9 +189,70 @@ impl Retries {
     }
 }
 
+/// Retries the budget allows, as a token bucket counted in thousandths of a retry.
+struct RetryBudget {
+    tokens: AtomicI64,
+    per_request: i64,
+    per_second: i64,
+    max: i64,
+    refilled: Mutex<Instant>,
+}
+
+/// One retry, in the budget's unit.
+const RETRY: i64 = 1000;
+
+impl RetryBudget {
+    fn new(percent: f32, min_per_sec: u32) -> Self {
+        let per_second = i64::from(min_per_sec) * RETRY;
+        let max = (per_second * 10).max(100 * RETRY);
+        Self {
+            // Starts with ten seconds of the minimum, as if the client had been
+            // idle that long.
+            tokens: AtomicI64::new((per_second * 10).min(max)),
+            per_request: (f64::from(percent) * RETRY as f64) as i64,
+            per_second,
+            max,
+            refilled: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn add(&self, tokens: i64) {
+        if tokens > 0 {
+            let _ = self
+                .tokens
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                    Some(now.saturating_add(tokens).min(self.max))
+                });
+        }
+    }
+
+    fn deposit(&self, requests: u32) {
+        self.add(i64::from(requests).saturating_mul(self.per_request));
+    }
+
+    fn withdraw(&self) -> bool {
+        if self.per_second > 0 {
+            let mut refilled = match self.refilled.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let elapsed = refilled.elapsed();
+            let gained = (elapsed.as_secs_f64() * self.per_second as f64) as i64;
+            if gained > 0 {
+                self.add(gained);
+                *refilled = Instant::now();
+            }
+        }
+        self.tokens
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                (now >= RETRY).then_some(now - RETRY)
+            })
+            .is_ok()
+    }
+}
+
 /// A request's copy for its next attempt.
 pub(crate) struct Replay {
-    retries: Arc<Retries>,
     method: Method,
     uri: Uri,
     version: Version,
@@ -249,12 +315,13 @@ impl Replay {
     /// the outcome to the caller.
     pub(crate) fn next<B>(
         &mut self,
+        retries: &Retries,
         outcome: &Result<crate::Response<B>, Error>,
     ) -> Option<(Reason, Duration)>
     where
         B: http_body::Body,
     {
-        let policy = &self.retries.policy;
+        let policy = &retries.policy;
         if self.attempt > policy.max_retries {
             return None;
         }
@@ -272,28 +339,25 @@ impl Replay {
         let backoff = match retry_after {
             Some(after) if after > policy.max_backoff => return None,
             Some(after) => after,
-            None => self.backoff(),
+            None => self.backoff(retries),
         };
-        if !self.retries.budget.withdraw() {
+        if !retries.budget.withdraw() {
             return None;
         }
         self.attempt += 1;
         Some((reason, backoff))
     }
 
-    /// Exponential backoff with full jitter: a random time up to
+    /// Exponential backoff with jitter: a random time between half and all of
     /// `base * 2^(attempt - 1)`, capped at `max_backoff`.
-    fn backoff(&self) -> Duration {
-        let policy = &self.retries.policy;
+    fn backoff(&self, retries: &Retries) -> Duration {
+        let policy = &retries.policy;
         let shift = (self.attempt - 1).min(20);
         let ceiling = policy
             .base_backoff
             .saturating_mul(1 << shift)
             .min(policy.max_backoff);
-        let random = self
-            .retries
-            .jitter
-            .hash_one((self.attempt, std::time::Instant::now()));
+        let random = retries.jitter.hash_one((self.attempt, Instant::now()));
         // A fraction in [0.5, 1.0): never so short that retries bunch up.
         let fraction = 0.5 + (random >> 11) as f64 / (1u64 << 54) as f64;
         ceiling.mul_f64(fraction)

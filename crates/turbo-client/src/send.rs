@@ -27,11 +27,11 @@ use pin_project_lite::pin_project;
 use tower::Service;
 use turbo_pool::Pooled;
 
-use crate::client::TurboClient;
+use crate::client::{ClientLink, StackClone, TurboClient};
 use crate::error::Error;
 use crate::response::{Response, ResponseBuffers};
-use crate::retry::{Reason, Replay};
-use crate::stack::{Stack, StackClone};
+use crate::retry::{DEPOSIT_BATCH, Reason, Replay};
+use crate::stack::Stack;
 use crate::transport::{RequestBody, Transport};
 
 /// The stack's response future.
@@ -65,11 +65,11 @@ pin_project! {
     }
 }
 
-/// What a request that may be retried keeps: its copy, the client to send it
-/// through, and the backoff once one is scheduled.
+/// What a request that may be retried keeps: its copy, the way back to the client
+/// to send it through, and the backoff once one is scheduled.
 struct RetryState<T: Transport> {
     replay: Replay,
-    client: TurboClient<T>,
+    link: ClientLink<T>,
     backoff: Option<(Pin<Box<tokio::time::Sleep>>, Reason, Duration)>,
 }
 
@@ -110,22 +110,20 @@ impl<T: Transport> SendFuture<T> {
     /// Sends `request` through `client`, keeping a copy to retry it if the
     /// client's policy allows.
     pub(crate) fn new(client: &TurboClient<T>, request: Request<RequestBody>) -> Self {
-        let retry = client
+        let replay = client
             .shared
             .retries
             .as_ref()
-            .and_then(|retries| retries.plan(&request))
-            .map(|replay| {
-                Box::new(RetryState {
-                    replay,
-                    client: client.clone(),
-                    backoff: None,
-                })
-            });
-        Self {
-            attempt: Attempt::new(client, request),
-            retry,
-        }
+            .and_then(|retries| retries.plan(&request));
+        let (attempt, link) = Attempt::start(client, request, First(replay.is_some()));
+        let retry = replay.zip(link).map(|(replay, link)| {
+            Box::new(RetryState {
+                replay,
+                link,
+                backoff: None,
+            })
+        });
+        Self { attempt, retry }
     }
 
     /// A future that fails with `error` when polled.
@@ -150,13 +148,24 @@ impl<T: Transport> Future for SendFuture<T> {
                 let (reason, backoff) = (*reason, *backoff);
                 retry.backoff = None;
                 let request = retry.replay.request(reason, backoff);
-                this.attempt.set(Attempt::new(&retry.client, request));
+                let attempt = match retry.link.client() {
+                    Some(client) => Attempt::start(&client, request, Retry).0,
+                    // Every handle to the client is gone: nothing to send with.
+                    None => Attempt::failed(Error::closed()),
+                };
+                this.attempt.set(attempt);
             }
             let outcome = ready!(this.attempt.as_mut().poll(cx));
             let Some(retry) = this.retry.as_mut() else {
                 return Poll::Ready(outcome);
             };
-            let Some((reason, backoff)) = retry.replay.next(&outcome) else {
+            let Some(client) = retry.link.client() else {
+                return Poll::Ready(outcome);
+            };
+            let Some(retries) = client.shared.retries.as_ref() else {
+                return Poll::Ready(outcome);
+            };
+            let Some((reason, backoff)) = retry.replay.next(retries, &outcome) else {
                 return Poll::Ready(outcome);
             };
             // The failed attempt's response, and with it its permits, goes now:
@@ -167,14 +176,61 @@ impl<T: Transport> Future for SendFuture<T> {
     }
 }
 
+/// What kind of attempt [`Attempt::start`] starts.
+trait AttemptKind: Copy {
+    /// Whether the request counts into the retry budget (a retry does not).
+    const COUNTS: bool;
+    /// Whether the caller wants the way back to the client, to retry.
+    fn wants_link(self) -> bool;
+}
+
+/// A request's first attempt; `.0` says whether it may be retried.
+#[derive(Clone, Copy)]
+struct First(bool);
+
+impl AttemptKind for First {
+    const COUNTS: bool = true;
+    fn wants_link(self) -> bool {
+        self.0
+    }
+}
+
+/// A retry.
+#[derive(Clone, Copy)]
+struct Retry;
+
+impl AttemptKind for Retry {
+    const COUNTS: bool = false;
+    fn wants_link(self) -> bool {
+        false
+    }
+}
+
 impl<T: Transport> Attempt<T> {
     /// Enters `request` into `client`'s stack: called at once when a lent stack
     /// clone is ready (nearly always), or else kept with that clone until it is.
-    pub(crate) fn new(client: &TurboClient<T>, request: Request<RequestBody>) -> Self {
+    /// Also returns the lent clone's way back to the client, when `kind` wants it.
+    fn start<K: AttemptKind>(
+        client: &TurboClient<T>,
+        request: Request<RequestBody>,
+        kind: K,
+    ) -> (Self, Option<ClientLink<T>>) {
         if client.is_closed() {
-            return Self::failed(Error::closed());
+            return (Self::failed(Error::closed()), None);
         }
         let mut lent = Lent(Some(client.shared.stacks.get()));
+        if K::COUNTS
+            && let Some(retries) = client.shared.retries.as_ref()
+        {
+            // Counted on the clone, told to the budget in batches: the budget
+            // is shared by every core, the clone is this thread's.
+            lent.unbudgeted += 1;
+            if lent.unbudgeted >= DEPOSIT_BATCH {
+                retries.deposit(lent.unbudgeted);
+                lent.unbudgeted = 0;
+            }
+        }
+        let link = kind.wants_link().then(|| lent.link.clone());
         // Readiness is tried with a waker that does nothing: if the stack is not
         // ready, the future's first poll asks again with the caller's waker.
         let state = match lent
@@ -203,7 +259,7 @@ impl<T: Transport> Attempt<T> {
                 request: Some(request),
             },
         };
-        Self { state }
+        (Self { state }, link)
     }
 
     /// A future that fails with `error` when polled.

@@ -1,5 +1,5 @@
 //! The client's stack: the turbo layers over the transport, built from a
-//! [`ClientConfig`], and the pool of its clones that requests borrow.
+//! [`ClientConfig`].
 
 use tower::Layer;
 use turbo_core::{ContextLayer, ContextPool, ContextService};
@@ -7,10 +7,9 @@ use turbo_limit::{
     HostConcurrencyLimit, HostConcurrencyLimitLayer, HostLimiter, PriorityQueue,
     PriorityQueueLayer, QueueHandle,
 };
-use turbo_pool::{BytePool, ObjectPool};
+use turbo_pool::BytePool;
 
 use crate::config::ClientConfig;
-use crate::response::ResponseBuffers;
 use crate::timeout::{Deadline, DeadlineLayer};
 use crate::transport::Transport;
 
@@ -49,22 +48,10 @@ fn wire<T>(transport: T, _config: &ClientConfig) -> Wire<T> {
     transport
 }
 
-/// What a request borrows from the client's pool: a clone of the stack, and that
-/// clone's own handle to the byte pool, which the request's response takes (see
-/// [`ResponseBuffers`] for why the handle is per clone, not the client's).
-pub(crate) struct StackClone<T> {
+/// A built stack: the stack to clone for requests and the handles the client
+/// keeps.
+pub(crate) struct StackParts<T: Transport> {
     pub(crate) stack: Stack<T>,
-    pub(crate) buffers: ResponseBuffers,
-}
-
-/// Idle clones of the stack kept for [`TurboClient::send`](crate::TurboClient::send): enough for every worker
-/// thread to find one free (a clone is lent only for the synchronous `poll_ready` +
-/// `call`), with room to spare.
-pub(crate) const IDLE_STACKS: usize = 32;
-
-/// A built stack: the pool of its clones and the handles the client keeps.
-pub(crate) struct StackParts<T> {
-    pub(crate) stacks: ObjectPool<StackClone<T>>,
     pub(crate) contexts: ContextPool,
     pub(crate) limiter: HostLimiter,
     pub(crate) queue: QueueHandle,
@@ -101,26 +88,9 @@ pub(crate) fn build<T: Transport>(transport: T, config: &ClientConfig) -> StackP
             ),
         ),
     );
-    // Clones are made from this one; no reset is needed between requests: a
-    // lent clone goes back only after its `call` (a turbo layer that refuses a
-    // request in `call` swaps its ready inner service for a fresh clone, so no
-    // readiness stays reserved), and it is kept out of the pool when
-    // `poll_ready` fails or is pending, or when a layer panics (`send.rs`).
-    // Each clone gets its own handle to the byte pool (a count per clone, made
-    // here and not per request; see `ResponseBuffers`).
     let buffers = config.buffers.clone().unwrap_or_default();
-    let pool = buffers.clone();
-    let max_body = config.max_body_size;
-    let stacks = ObjectPool::with_reset(
-        IDLE_STACKS,
-        move || StackClone {
-            stack: stack.clone(),
-            buffers: ResponseBuffers::new(pool.clone(), max_body),
-        },
-        |_| {},
-    );
     StackParts {
-        stacks,
+        stack,
         contexts,
         limiter,
         queue,
