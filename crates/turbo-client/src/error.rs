@@ -242,13 +242,21 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.message, self.kind)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-            let mut next = source.source();
-            while let Some(cause) = next {
-                write!(f, ": {cause}")?;
-                next = cause.source();
+        // Each cause once: many errors print their source in their own text as
+        // well as returning it from `source()`, so a cause the previous text
+        // already contains is not written again.
+        let mut previous = String::new();
+        let mut next = self
+            .source
+            .as_ref()
+            .map(|source| source.as_ref() as &(dyn std::error::Error + 'static));
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !text.is_empty() && !previous.contains(&text) {
+                write!(f, ": {text}")?;
             }
+            previous = text;
+            next = cause.source();
         }
         Ok(())
     }
@@ -270,5 +278,39 @@ impl std::error::Error for Error {
         self.source
             .as_ref()
             .map(|source| source.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that prints its source in its own text and returns it too.
+    #[derive(Debug)]
+    struct Wrapping(std::io::Error);
+
+    impl fmt::Display for Wrapping {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "corrupt audio: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapping {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_written_once() {
+        let error = Error::new(ErrorKind::Decode, "the download is not decodable audio")
+            .with_source(Wrapping(std::io::Error::other("empty input (0 bytes)")));
+        assert_eq!(
+            error.to_string(),
+            "the download is not decodable audio (decode): corrupt audio: empty input (0 bytes)"
+        );
+        let chained = Error::new(ErrorKind::Io, "writing failed")
+            .with_source(std::io::Error::other("disk full"));
+        assert_eq!(chained.to_string(), "writing failed (io): disk full");
     }
 }
