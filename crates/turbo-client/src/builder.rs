@@ -11,6 +11,7 @@ use turbo_pool::BytePool;
 use crate::client::TurboClient;
 use crate::config::ClientConfig;
 use crate::error::Error;
+use crate::redirect::RedirectPolicy;
 use crate::retry::RetryPolicy;
 use crate::transport::{HttpTransport, Transport};
 
@@ -197,6 +198,15 @@ impl<T: Transport> TurboClientBuilder<T> {
     /// ([`EVENT_RETRY`](crate::EVENT_RETRY)).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.config.retry = policy;
+        self
+    }
+
+    /// Which redirects are followed (default: [`RedirectPolicy::default`], up to
+    /// 10 hops; [`RedirectPolicy::none`] returns every 3xx to the caller). Each hop
+    /// takes the permit of its own host and its own global slot, and is recorded on
+    /// its timeline ([`EVENT_REDIRECT`](crate::EVENT_REDIRECT)).
+    pub fn redirect(mut self, policy: RedirectPolicy) -> Self {
+        self.config.redirect = policy;
         self
     }
 

@@ -85,6 +85,8 @@ pub(crate) struct Shared<T: Transport> {
     pub(crate) buffers: BytePool,
     /// The retry policy and its budget; `None` when retrying is off.
     pub(crate) retries: Option<Retries>,
+    /// The most redirect hops a request follows; 0 follows none.
+    pub(crate) redirects: u32,
     pub(crate) closed: AtomicBool,
     pub(crate) hooks: Mutex<Vec<ShutdownHook>>,
     pub(crate) hooks_ran: Once,
@@ -154,6 +156,7 @@ impl<T: Transport> TurboClient<T> {
                 queue: parts.queue,
                 buffers: parts.buffers,
                 retries: Retries::new(config.retry.clone()),
+                redirects: config.redirect.max(),
                 closed: AtomicBool::new(false),
                 hooks: Mutex::new(config.hooks),
                 hooks_ran: Once::new(),

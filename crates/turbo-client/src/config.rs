@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
+use crate::redirect::RedirectPolicy;
 use crate::retry::RetryPolicy;
 
 use turbo_core::HostKey;
@@ -39,6 +40,7 @@ pub(crate) struct ClientConfig {
     pub(crate) buffers: Option<BytePool>,
     pub(crate) max_body_size: u64,
     pub(crate) retry: RetryPolicy,
+    pub(crate) redirect: RedirectPolicy,
     #[cfg(feature = "decompression")]
     pub(crate) decompress: bool,
     pub(crate) hooks: Vec<ShutdownHook>,
@@ -62,6 +64,7 @@ impl Default for ClientConfig {
             buffers: None,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             retry: RetryPolicy::default(),
+            redirect: RedirectPolicy::default(),
             #[cfg(feature = "decompression")]
             decompress: true,
             hooks: Vec::new(),

@@ -39,6 +39,10 @@ pub enum ErrorKind {
     /// client's `max_body_size`; [`Response::chunk`](crate::Response::chunk)
     /// streams a body of any size.
     BodyTooLarge,
+    /// A redirect could not be followed: more hops than the client's
+    /// [`RedirectPolicy`](crate::RedirectPolicy) allows, a loop, or a `Location`
+    /// that is not a URL.
+    Redirect,
     /// Decoding downloaded audio failed.
     Decode,
     /// A local I/O operation failed (for example writing a temp file).
@@ -62,6 +66,7 @@ impl ErrorKind {
             ErrorKind::Status => "status",
             ErrorKind::Body => "body",
             ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::Redirect => "redirect",
             ErrorKind::Decode => "decode",
             ErrorKind::Io => "io",
             ErrorKind::Transport => "transport",

@@ -160,10 +160,8 @@ impl Retries {
         self.budget.deposit(requests);
     }
 
-    /// What a request keeps to be sent again, if it may be: its method allows it
-    /// and its body is in memory.
-    pub(crate) fn plan(&self, request: &Request<RequestBody>) -> Option<Replay> {
-        let method = request.method();
+    /// Whether a request with `method` may be retried.
+    fn allows(&self, method: &Method) -> bool {
         let idempotent = matches!(
             *method,
             Method::GET
@@ -173,20 +171,35 @@ impl Retries {
                 | Method::OPTIONS
                 | Method::TRACE
         );
-        if !idempotent && !self.policy.non_idempotent {
-            return None;
-        }
-        let body = request.body().try_clone()?;
-        Some(Replay {
-            method: method.clone(),
-            uri: request.uri().clone(),
-            version: request.version(),
-            headers: request.headers().clone(),
-            extensions: request.extensions().clone(),
-            body,
-            attempt: 1,
-        })
+        idempotent || self.policy.non_idempotent
     }
+}
+
+/// What a request keeps to be sent again: for a retry (when `retries` allow its
+/// method and its body is in memory) or to follow a redirect (when `redirects`);
+/// `None` when it can be neither.
+pub(crate) fn plan(
+    request: &Request<RequestBody>,
+    retries: Option<&Retries>,
+    redirects: bool,
+) -> Option<Replay> {
+    let body = request.body().try_clone();
+    let retryable =
+        body.is_some() && retries.is_some_and(|retries| retries.allows(request.method()));
+    if !retryable && !redirects {
+        return None;
+    }
+    Some(Replay {
+        method: request.method().clone(),
+        uri: request.uri().clone(),
+        version: request.version(),
+        headers: request.headers().clone(),
+        extensions: request.extensions().clone(),
+        body,
+        retryable,
+        attempt: 1,
+        visited: Vec::new(),
+    })
 }
 
 /// Retries the budget allows, as a token bucket counted in thousandths of a retry.
@@ -253,14 +266,20 @@ impl RetryBudget {
 
 /// A request's copy for its next attempt.
 pub(crate) struct Replay {
-    method: Method,
-    uri: Uri,
-    version: Version,
-    headers: HeaderMap,
-    extensions: http::Extensions,
-    body: RequestBody,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) extensions: http::Extensions,
+    /// The body to send again; `None` when it was a stream (sent once).
+    pub(crate) body: Option<RequestBody>,
+    /// Whether the request may be retried (its method and body allow it, and the
+    /// client retries).
+    pub(crate) retryable: bool,
     /// The attempt that is running (1 for the first).
     attempt: u32,
+    /// Redirects followed so far, and the URIs they left (for loops).
+    pub(crate) visited: Vec<Uri>,
 }
 
 /// Why an attempt is retried.
@@ -322,7 +341,7 @@ impl Replay {
         B: http_body::Body,
     {
         let policy = &retries.policy;
-        if self.attempt > policy.max_retries {
+        if !self.retryable || self.attempt > policy.max_retries {
             return None;
         }
         let (reason, retry_after) = match outcome {
@@ -365,18 +384,28 @@ impl Replay {
 
     /// The request for the next attempt.
     pub(crate) fn request(&self, reason: Reason, backoff: Duration) -> Request<RequestBody> {
-        let body = self.body.try_clone().unwrap_or_default();
+        let mut request = self.to_request();
+        request.extensions_mut().insert(RetryAttempt {
+            attempt: self.attempt,
+            reason,
+            backoff,
+        });
+        request
+    }
+
+    /// The request as it stands now (after any redirect), with a copy of the body.
+    pub(crate) fn to_request(&self) -> Request<RequestBody> {
+        let body = self
+            .body
+            .as_ref()
+            .and_then(RequestBody::try_clone)
+            .unwrap_or_default();
         let mut request = Request::new(body);
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
         *request.headers_mut() = self.headers.clone();
         *request.extensions_mut() = self.extensions.clone();
-        request.extensions_mut().insert(RetryAttempt {
-            attempt: self.attempt,
-            reason,
-            backoff,
-        });
         request
     }
 }

@@ -29,8 +29,9 @@ use turbo_pool::Pooled;
 
 use crate::client::{ClientLink, StackClone, TurboClient};
 use crate::error::Error;
+use crate::redirect::is_redirect;
 use crate::response::{Response, ResponseBuffers};
-use crate::retry::{DEPOSIT_BATCH, Reason, Replay};
+use crate::retry::{DEPOSIT_BATCH, Reason, Replay, plan};
 use crate::stack::Stack;
 use crate::transport::{RequestBody, Transport};
 
@@ -110,11 +111,12 @@ impl<T: Transport> SendFuture<T> {
     /// Sends `request` through `client`, keeping a copy to retry it if the
     /// client's policy allows.
     pub(crate) fn new(client: &TurboClient<T>, request: Request<RequestBody>) -> Self {
-        let replay = client
-            .shared
-            .retries
-            .as_ref()
-            .and_then(|retries| retries.plan(&request));
+        let shared = &client.shared;
+        let replay = if shared.retries.is_some() || shared.redirects > 0 {
+            plan(&request, shared.retries.as_ref(), shared.redirects > 0)
+        } else {
+            None
+        };
         let (attempt, link) = Attempt::start(client, request, First(replay.is_some()));
         let retry = replay.zip(link).map(|(replay, link)| {
             Box::new(RetryState {
@@ -162,6 +164,26 @@ impl<T: Transport> Future for SendFuture<T> {
             let Some(client) = retry.link.client() else {
                 return Poll::Ready(outcome);
             };
+            if let Ok(response) = &outcome
+                && client.shared.redirects > 0
+                && is_redirect(response.status())
+            {
+                let max = client.shared.redirects;
+                match retry
+                    .replay
+                    .redirect(response.status(), response.headers(), max)
+                {
+                    Ok(None) => return Poll::Ready(outcome),
+                    Ok(Some(request)) => {
+                        // The previous hop's response, and its permits, go first:
+                        // the next hop takes its own host's permit.
+                        drop(outcome);
+                        this.attempt.set(Attempt::start(&client, request, Retry).0);
+                        continue;
+                    }
+                    Err(error) => return Poll::Ready(Err(error)),
+                }
+            }
             let Some(retries) = client.shared.retries.as_ref() else {
                 return Poll::Ready(outcome);
             };

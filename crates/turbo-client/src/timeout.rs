@@ -21,6 +21,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep, sleep_until};
 use tower::{BoxError, Layer, Service};
 
+use crate::redirect::RedirectHop;
 use crate::retry::RetryAttempt;
 
 /// A per-request timeout, carried in the request's extensions; it overrides the
@@ -103,8 +104,10 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // Inside the context layer: the retry goes on its attempt's timeline.
+        // Inside the context layer: a retry or a redirect hop goes on its
+        // attempt's timeline.
         RetryAttempt::record(&request);
+        RedirectHop::record(&request);
         let timeout = request
             .extensions()
             .get::<RequestTimeout>()

@@ -5,7 +5,8 @@
 //! `ms`), `/echo-priority` (echoes the `x-priority` header), `/audio/<fixture>`
 //! (a turbo-audio test fixture with its content type and length), `/audio-cut/<fixture>`
 //! (the same headers, half the bytes, then the connection dies), `/redirect?to=<url>`
-//! (302 to the URL), `/gzip` (a gzip-encoded text, [`GZIP_TEXT`] decoded),
+//! (302 to the URL), `/redirect-status/<code>?to=<url>` (that status to the URL),
+//! `/echo-method`, `/loop` (302 to itself), `/gzip` (a gzip-encoded text, [`GZIP_TEXT`] decoded),
 //! `/bomb` (10 KiB of gzip that decodes to 10 MiB of zeros),
 //! `/echo-header/<name>` (echoes that request header), `/echo-body` (echoes the
 //! request body), `/fail-once/<key>` (503 the
@@ -178,13 +179,16 @@ async fn handle(
             chunks = vec![Bytes::from_static(b"never sent")];
             delay = Some(Duration::from_secs(3600));
         }
-        (Some("redirect"), _) => {
+        (Some(route @ ("redirect" | "redirect-status")), code) => {
             let to = request
                 .uri()
                 .query()
                 .and_then(|query| query.strip_prefix("to="))
                 .unwrap_or("/ok");
-            status = StatusCode::FOUND;
+            status = match (route, code.and_then(|code| code.parse::<u16>().ok())) {
+                ("redirect-status", Some(code)) => StatusCode::from_u16(code).unwrap(),
+                _ => StatusCode::FOUND,
+            };
             chunks = Vec::new();
             extra_headers.push((
                 http::header::LOCATION,
@@ -214,6 +218,17 @@ async fn handle(
                     http::HeaderValue::from_static("v"),
                 ));
             }
+        }
+        (Some("loop"), _) => {
+            status = StatusCode::FOUND;
+            chunks = Vec::new();
+            extra_headers.push((
+                http::header::LOCATION,
+                http::HeaderValue::from_static("/loop"),
+            ));
+        }
+        (Some("echo-method"), _) => {
+            chunks = vec![Bytes::from(request.method().as_str().to_owned())];
         }
         (Some("echo-body"), _) => {
             use http_body_util::BodyExt;
