@@ -22,7 +22,7 @@ use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use turbo_client::{TimelineSnapshot, TurboClient};
+use turbo_client::{RetryPolicy, TimelineSnapshot, TurboClient};
 
 /// Retries a 503 up to `left` more times, 50 ms apart.
 #[derive(Clone)]
@@ -56,7 +56,10 @@ impl<B, E> tower::retry::Policy<Request<Full<Bytes>>, Response<B>, E> for RetryU
 async fn main() -> Result<(), BoxError> {
     let addr = serve().await?;
 
+    // The client's own retries are off, so the retry layer around it is the one
+    // that handles the 503s here.
     let client = TurboClient::builder()
+        .retry(RetryPolicy::none())
         .max_per_host(1)
         .layer(tower_http::set_header::SetRequestHeaderLayer::overriding(
             HeaderName::from_static("x-signature"),
