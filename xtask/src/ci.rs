@@ -165,9 +165,23 @@ fn steps() -> Result<Vec<Step>, String> {
         "-D",
         "warnings",
     ]);
+    // The code behind features that are off by default, linted with them on.
+    let mut clippy_features = cargo();
+    clippy_features.args([
+        "clippy",
+        "--locked",
+        "-p",
+        "turbo-client",
+        "--all-targets",
+        "--features",
+        "decompression,json",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     steps.push(Step {
         name: "clippy",
-        commands: vec![clippy],
+        commands: vec![clippy, clippy_features],
         needs: vec![Tool::Clippy],
     });
 
@@ -188,9 +202,11 @@ fn steps() -> Result<Vec<Step>, String> {
         "-p",
         "turbo-client",
         "--features",
-        "decompression",
+        "decompression,json",
         "--test",
         "decompression",
+        "--test",
+        "json",
     ]);
     steps.push(Step {
         name: "test",

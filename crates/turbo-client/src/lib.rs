@@ -50,6 +50,8 @@
 //! - `decompression` (opt-in): response bodies decoded by `Content-Encoding`
 //!   (gzip, deflate, br, zstd) through tower-http, on for every client unless
 //!   `TurboClientBuilder::decompress(false)` turns it off.
+//! - `json` (opt-in): `RequestBuilder::json` and `Response::json`, through
+//!   serde_json.
 //!
 //! The client needs a tokio runtime with time enabled (`#[tokio::main]` has it):
 //! the read-idle timeout, on by default, arms a timer when a request waits.

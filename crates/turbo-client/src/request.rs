@@ -116,6 +116,28 @@ impl<'a, T: Transport> RequestBuilder<'a, T> {
         })
     }
 
+    /// The body `value` as JSON, with `Content-Type: application/json` (feature
+    /// `json`). A value that cannot be serialized fails the request at `send`, as
+    /// `InvalidRequest`.
+    #[cfg(feature = "json")]
+    pub fn json<V: serde::Serialize + ?Sized>(self, value: &V) -> Self {
+        self.edit(|request| {
+            let body = serde_json::to_vec(value).map_err(|error| {
+                Error::new(
+                    ErrorKind::InvalidRequest,
+                    "the JSON body cannot be serialized",
+                )
+                .with_source(error)
+            })?;
+            *request.body_mut() = RequestBody::from(body);
+            request.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(())
+        })
+    }
+
     /// A deadline for this request (transport call and response body), instead of
     /// the client's default. Time spent waiting for a host or a queue slot does not
     /// count.

@@ -222,6 +222,45 @@ where
         read_all(body, buffers)
     }
 
+    /// Reads the whole body (bounded as [`bytes`](Self::bytes) is) as UTF-8 text.
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Self::bytes), and [`ErrorKind::Body`](crate::ErrorKind::Body)
+    /// when the body is not UTF-8.
+    pub async fn text(self) -> Result<String, Error> {
+        let bytes = self.bytes().await?;
+        String::from_utf8(bytes.to_vec()).map_err(|error| {
+            Error::new(
+                crate::ErrorKind::Body,
+                "the response body is not UTF-8 text",
+            )
+            .with_source(error)
+        })
+    }
+
+    /// Reads the whole body (bounded as [`bytes`](Self::bytes) is) and
+    /// deserializes it from JSON (feature `json`).
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Self::bytes), and [`ErrorKind::Body`](crate::ErrorKind::Body)
+    /// when the body is not JSON of type `T`.
+    #[cfg(feature = "json")]
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|error| {
+            Error::new(
+                crate::ErrorKind::Body,
+                format!(
+                    "the response body is not the JSON expected ({})",
+                    std::any::type_name::<T>()
+                ),
+            )
+            .with_source(error)
+        })
+    }
+
     /// The body, to stream it yourself.
     pub fn into_body(self) -> ResponseBody<B> {
         self.body

@@ -109,3 +109,29 @@ async fn the_client_as_a_service_takes_any_body_that_converts() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"a string body");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_reads_utf8_and_refuses_anything_else() {
+    let server = common::start(&["127.0.0.1"]).await;
+    let client = TurboClient::new().unwrap();
+    let text = client
+        .post(server.url(0, "/echo-body"))
+        .body("héllo")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "héllo");
+    let error = client
+        .post(server.url(0, "/echo-body"))
+        .body(vec![0xff, 0xfe])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), turbo_client::ErrorKind::Body);
+}
