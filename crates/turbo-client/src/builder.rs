@@ -146,6 +146,18 @@ impl<T: Transport> TurboClientBuilder<T> {
         self
     }
 
+    /// A deadline per request that counts everything from `send` on: the waits
+    /// for a host permit and a queue slot, every retry and redirect hop with their
+    /// backoffs, and the body (default: none). Past it the request fails with
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) (or its body does), and
+    /// whatever it held (a place in line, a permit) is released. Unlike
+    /// [`timeout`](Self::timeout), which starts when the request is let through
+    /// both gates, this bounds how long a caller can wait in all.
+    pub fn end_to_end_timeout(mut self, timeout: Duration) -> Self {
+        self.config.end_to_end_timeout = Some(timeout);
+        self
+    }
+
     /// When host permits and queue slots are released (default: at body end).
     pub fn release_at(mut self, release_at: ReleaseAt) -> Self {
         self.config.release_at = release_at;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
+use std::time::Duration;
 
 use turbo_core::{ContextPool, ContextPoolStats};
 use turbo_limit::{HostLimitStats, HostLimiter, QueueHandle, QueueStats, StopMode};
@@ -87,6 +88,8 @@ pub(crate) struct Shared<T: Transport> {
     pub(crate) retries: Option<Retries>,
     /// The most redirect hops a request follows; 0 follows none.
     pub(crate) redirects: u32,
+    /// The end-to-end deadline, waits for a host and a slot included.
+    pub(crate) end_to_end: Option<Duration>,
     pub(crate) closed: AtomicBool,
     pub(crate) hooks: Mutex<Vec<ShutdownHook>>,
     pub(crate) hooks_ran: Once,
@@ -157,6 +160,7 @@ impl<T: Transport> TurboClient<T> {
                 buffers: parts.buffers,
                 retries: Retries::new(config.retry.clone()),
                 redirects: config.redirect.max(),
+                end_to_end: config.end_to_end_timeout,
                 closed: AtomicBool::new(false),
                 hooks: Mutex::new(config.hooks),
                 hooks_ran: Once::new(),

@@ -33,6 +33,7 @@ use crate::redirect::is_redirect;
 use crate::response::{Response, ResponseBuffers};
 use crate::retry::{DEPOSIT_BATCH, Reason, Replay, plan};
 use crate::stack::Stack;
+use crate::timeout::{Elapsed, EndToEnd};
 use crate::transport::{RequestBody, Transport};
 
 /// The stack's response future.
@@ -63,6 +64,8 @@ pin_project! {
         // Boxed and only for requests that may be retried, so the common future
         // stays small.
         retry: Option<Box<RetryState<T>>>,
+        // Only with an end-to-end deadline: its timer, armed at `send`.
+        end_to_end: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
     }
 }
 
@@ -110,8 +113,13 @@ pin_project! {
 impl<T: Transport> SendFuture<T> {
     /// Sends `request` through `client`, keeping a copy to retry it if the
     /// client's policy allows.
-    pub(crate) fn new(client: &TurboClient<T>, request: Request<RequestBody>) -> Self {
+    pub(crate) fn new(client: &TurboClient<T>, mut request: Request<RequestBody>) -> Self {
         let shared = &client.shared;
+        let end_to_end = shared.end_to_end.and_then(|limit| {
+            let at = tokio::time::Instant::now().checked_add(limit)?;
+            request.extensions_mut().insert(EndToEnd { at, limit });
+            Some((Box::pin(tokio::time::sleep_until(at)), limit))
+        });
         let replay = if shared.retries.is_some() || shared.redirects > 0 {
             plan(&request, shared.retries.as_ref(), shared.redirects > 0)
         } else {
@@ -125,7 +133,11 @@ impl<T: Transport> SendFuture<T> {
                 backoff: None,
             })
         });
-        Self { attempt, retry }
+        Self {
+            attempt,
+            retry,
+            end_to_end,
+        }
     }
 
     /// A future that fails with `error` when polled.
@@ -133,6 +145,7 @@ impl<T: Transport> SendFuture<T> {
         Self {
             attempt: Attempt::failed(error),
             retry: None,
+            end_to_end: None,
         }
     }
 }
@@ -142,6 +155,17 @@ impl<T: Transport> Future for SendFuture<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        if let Some((sleep, limit)) = this.end_to_end.as_mut()
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            let limit = *limit;
+            // Whatever the request holds (a place in line, a permit, a backoff)
+            // goes now.
+            this.attempt.set(Attempt::failed(Error::closed()));
+            *this.retry = None;
+            *this.end_to_end = None;
+            return Poll::Ready(Err(Error::from_stack(Box::new(Elapsed::end_to_end(limit)))));
+        }
         loop {
             if let Some(retry) = this.retry.as_mut()
                 && let Some((sleep, reason, backoff)) = retry.backoff.as_mut()

@@ -29,6 +29,21 @@ use crate::retry::RetryAttempt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestTimeout(pub Duration);
 
+/// The absolute end of a request's end-to-end deadline, set by the send future
+/// (which counts the waits for a host and a slot) and honoured here for the body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndToEnd {
+    pub(crate) at: Instant,
+    pub(crate) limit: Duration,
+}
+
+impl Elapsed {
+    /// The end-to-end deadline passed.
+    pub(crate) fn end_to_end(limit: Duration) -> Self {
+        Self { limit, idle: false }
+    }
+}
+
 /// A request ran out of time: past its total deadline, or with no progress
 /// (connect, TLS, headers, body bytes) for the read-idle timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,10 +130,15 @@ where
             .or(self.bounds.default);
         // A deadline past what the clock can represent (`Duration::MAX`) is no
         // deadline at all, not an overflow.
-        let deadline = match timeout {
+        let mut deadline = match timeout {
             Some(timeout) => Instant::now().checked_add(timeout).map(|at| (at, timeout)),
             None => None,
         };
+        if let Some(end) = request.extensions().get::<EndToEnd>()
+            && deadline.is_none_or(|(at, _)| end.at < at)
+        {
+            deadline = Some((end.at, end.limit));
+        }
         DeadlineFuture {
             inner: self.inner.call(request),
             timer: Timer {
