@@ -97,6 +97,20 @@ pub(crate) struct Shared<T: Transport> {
     pub(crate) audio: crate::audio::state::AudioState,
 }
 
+/// How [`TurboClient::shutdown_timeout`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShutdownOutcome {
+    /// Nothing was in flight any more; the shutdown hooks ran.
+    Completed,
+    /// The grace period passed with requests still in flight.
+    TimedOut {
+        /// Requests holding a host permit when it gave up (let through, their
+        /// response or body not yet done).
+        in_flight: usize,
+    },
+}
+
 /// A snapshot of everything a client holds.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -184,6 +198,30 @@ impl<T: Transport> TurboClient<T> {
             queue: self.shared.queue.stats(),
             buffers: self.shared.buffers.stats(),
             closed: self.is_closed(),
+        }
+    }
+
+    /// [`shutdown`](Self::shutdown) that waits at most `grace`: when requests are
+    /// still in flight then (a stalled request, or a response whose body its caller
+    /// holds unread), it cancels every request still waiting for a host or a slot
+    /// (they fail with `QueueStopped`) and returns [`ShutdownOutcome::TimedOut`]
+    /// with how many remained, instead of waiting on. The client is closed either
+    /// way; the shutdown hooks run only once a shutdown completes (call
+    /// [`shutdown`](Self::shutdown) again to wait for that). Requests in flight are
+    /// not cut: their read-idle timeout still ends stalled ones.
+    pub async fn shutdown_timeout(&self, mode: StopMode, grace: Duration) -> ShutdownOutcome {
+        if tokio::time::timeout(grace, self.shutdown(mode))
+            .await
+            .is_ok()
+        {
+            return ShutdownOutcome::Completed;
+        }
+        // Escalate: nobody still in line gets in. Only the closing steps are run
+        // here; their waits for the requests in flight are what timed out.
+        drop(self.shared.limiter.shutdown(StopMode::CancelPending));
+        drop(self.shared.queue.stop(StopMode::CancelPending));
+        ShutdownOutcome::TimedOut {
+            in_flight: self.shared.limiter.stats().in_flight(),
         }
     }
 

@@ -74,7 +74,7 @@ pub mod transport;
 mod url;
 
 pub use builder::TurboClientBuilder;
-pub use client::{ClientStats, TurboClient};
+pub use client::{ClientStats, ShutdownOutcome, TurboClient};
 pub use error::{BoxError, Error, ErrorKind};
 pub use redirect::{EVENT_REDIRECT, RedirectPolicy};
 pub use request::RequestBuilder;

@@ -65,3 +65,38 @@ async fn the_body_counts_too() {
     assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     assert!(common::eventually(|| client.stats().is_quiescent()).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_shutdown_returns_with_a_held_response_and_cancels_waiters() {
+    let server = common::start(&["127.0.0.1"]).await;
+    let hook_ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ran = std::sync::Arc::clone(&hook_ran);
+    let client = TurboClient::builder()
+        .max_per_host(1)
+        .on_shutdown(move || ran.store(true, std::sync::atomic::Ordering::SeqCst))
+        .build()
+        .unwrap();
+    // The caller holds this response's body unread: a plain drain would wait for it.
+    let held = client.get(server.url(0, "/ok")).send().await.unwrap();
+    let waiter = tokio::spawn(client.get(server.url(0, "/ok")).send());
+    assert!(common::eventually(|| client.stats().hosts.waiting() == 1).await);
+
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(60),
+        client.shutdown_timeout(turbo_client::StopMode::Drain, Duration::from_millis(200)),
+    )
+    .await
+    .expect("the bounded shutdown hung");
+    assert_eq!(
+        outcome,
+        turbo_client::ShutdownOutcome::TimedOut { in_flight: 1 }
+    );
+    let error = waiter.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::QueueStopped, "{error}");
+    assert!(client.is_closed());
+    assert!(!hook_ran.load(std::sync::atomic::Ordering::SeqCst));
+
+    drop(held);
+    client.shutdown(turbo_client::StopMode::Drain).await;
+    assert!(hook_ran.load(std::sync::atomic::Ordering::SeqCst));
+}
