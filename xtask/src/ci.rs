@@ -174,7 +174,7 @@ fn steps() -> Result<Vec<Step>, String> {
         "turbo-client",
         "--all-targets",
         "--features",
-        "decompression,json",
+        "decompression,json,native-roots",
         "--",
         "-D",
         "warnings",
@@ -202,11 +202,13 @@ fn steps() -> Result<Vec<Step>, String> {
         "-p",
         "turbo-client",
         "--features",
-        "decompression,json",
+        "decompression,json,native-roots",
         "--test",
         "decompression",
         "--test",
         "json",
+        "--test",
+        "native_roots",
     ]);
     steps.push(Step {
         name: "test",

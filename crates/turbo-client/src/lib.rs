@@ -50,6 +50,8 @@
 //! - `decompression` (opt-in): response bodies decoded by `Content-Encoding`
 //!   (gzip, deflate, br, zstd) through tower-http, on for every client unless
 //!   `TurboClientBuilder::decompress(false)` turns it off.
+//! - `native-roots` (opt-in): `HttpTransportBuilder::native_roots`, the operating
+//!   system's trusted roots instead of the webpki ones.
 //! - `json` (opt-in): `RequestBuilder::json` and `Response::json`, through
 //!   serde_json.
 //!

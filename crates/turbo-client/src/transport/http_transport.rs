@@ -137,6 +137,33 @@ impl HttpTransportBuilder {
         self
     }
 
+    /// Trusts the operating system's root certificates (feature `native-roots`),
+    /// as the platform's own clients do, instead of the webpki roots.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Tls`](crate::ErrorKind::Tls) when the system store yields no
+    /// usable certificate (the errors met while loading it are the source).
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots(self) -> Result<Self, Error> {
+        let loaded = rustls_native_certs::load_native_certs();
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, _ignored) = roots.add_parsable_certificates(loaded.certs);
+        if added == 0 {
+            let detail = loaded
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Error::new(
+                ErrorKind::Tls,
+                format!("the system's certificate store has no usable root ({detail})"),
+            ));
+        }
+        Ok(self.roots(roots))
+    }
+
     /// Builds the transport.
     ///
     /// # Errors
