@@ -115,13 +115,17 @@ impl Error {
 
     /// Classifies an error from the transport (hyper-util, or a custom one).
     pub(crate) fn from_transport(error: BoxError) -> Self {
-        let kind = classify(error.as_ref());
-        let message = match kind {
-            ErrorKind::Connect => "could not connect",
-            ErrorKind::Tls => "the TLS handshake failed",
-            ErrorKind::Timeout => "the request timed out",
-            ErrorKind::Body => "the connection failed while reading the response",
-            _ => "the transport failed",
+        let (kind, message) = match classify(error.as_ref()) {
+            ErrorKind::Connect => (ErrorKind::Connect, "could not connect"),
+            ErrorKind::Tls => (ErrorKind::Tls, "the TLS handshake failed"),
+            ErrorKind::Timeout => (ErrorKind::Timeout, "the request timed out"),
+            // Before the response head there is no body yet: an incomplete
+            // message here is a connection that closed without an answer.
+            ErrorKind::Body => (
+                ErrorKind::Transport,
+                "the server closed the connection before answering",
+            ),
+            kind => (kind, "the transport failed"),
         };
         Self::new(kind, message).with_source(error)
     }

@@ -414,9 +414,9 @@ impl Replay {
 fn classify(error: &Error) -> Option<Reason> {
     match error.kind() {
         ErrorKind::Connect => Some(Reason::Connect),
-        // A connection that closed before any response byte (hyper's incomplete
-        // message at the head) arrives as `Body` or `Transport` from the send.
-        ErrorKind::Body | ErrorKind::Transport => Some(Reason::NoResponse),
+        // A connection that closed before the response head (hyper's incomplete
+        // message) arrives as `Transport` from the send.
+        ErrorKind::Transport => Some(Reason::NoResponse),
         _ => None,
     }
 }

@@ -195,3 +195,31 @@ async fn retries_can_be_turned_off() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(server.occupancy.total(server.addrs[0].ip()), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_closes_without_answering_is_named_as_such() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = [0u8; 1024];
+            let _ = stream.read(&mut buffer).await;
+        }
+    });
+    let client = TurboClient::builder()
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let error = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), turbo_client::ErrorKind::Transport, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("closed the connection before answering"),
+        "{error}"
+    );
+}
