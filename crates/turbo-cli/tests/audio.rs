@@ -128,7 +128,7 @@ fn audio_errors_are_one_line() {
 
     let server = Server::start();
     let output = turbo(&["audio", &server.url("/status/404")]);
-    assert_user_error(&output, 3, "404 Not Found");
+    assert_user_error(&output, 15, "404 Not Found");
 }
 
 #[test]

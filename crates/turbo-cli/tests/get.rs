@@ -52,11 +52,11 @@ fn output_file_gets_the_whole_body() {
 }
 
 #[test]
-fn error_status_writes_the_body_and_exits_3() {
+fn error_status_writes_the_body_and_exits_15() {
     let server = Server::start();
     let url = server.url("/status/503");
     let output = turbo(&["get", &url]);
-    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(output.status.code(), Some(15));
     assert_eq!(stdout(&output), r#"{"status":503}"#);
     let err = stderr(&output);
     assert!(
