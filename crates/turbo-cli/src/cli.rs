@@ -202,6 +202,10 @@ pub struct GetArgs {
     /// Give up after this many seconds (connect, headers and body)
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     pub timeout: Duration,
+    /// Print the status, headers, body size (and, with --timeline, the timeline)
+    /// as one JSON object (schema "turbo-get/1") on stdout; needs -o FILE for the body
+    #[arg(long, requires = "output")]
+    pub json: bool,
 }
 
 /// `turbo audio`.
@@ -221,6 +225,9 @@ pub struct AudioArgs {
     /// keeping the audio before the cut
     #[arg(long)]
     pub strict: bool,
+    /// Print the summary as one JSON object (schema "turbo-audio/1") instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `turbo play`.
@@ -257,6 +264,9 @@ pub struct BenchArgs {
     /// Short rounds: a smoke run, not a measurement
     #[arg(long)]
     pub quick: bool,
+    /// Print the results as one JSON object (schema "turbo-bench/1") instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Seconds as a positive decimal of at most an hour.
