@@ -66,6 +66,11 @@ async fn load_and_write(pipeline: &AudioPipeline, args: &AudioArgs) -> Result<u8
         Some(path) => wav::write_audio(&mut audio, path)?,
         None => wav::drain_audio(&mut audio)?,
     };
+    if args.json {
+        let json = summary_json(args, &audio, &report, samples, started.elapsed());
+        println!("{json}");
+        return Ok(0);
+    }
     println!("{}", summary(&audio, &report, samples, started.elapsed()));
     if let Some(path) = &args.out {
         println!(
@@ -137,6 +142,46 @@ fn summary(audio: &Audio, report: &LoadReport, samples: wav::Samples, total: Dur
         speed(duration, decode),
         total.as_secs_f64() * 1e3,
     )
+}
+
+/// `--json`: the summary as one `turbo-audio/1` object (see `docs/turbo-cli.md`).
+fn summary_json(
+    args: &AudioArgs,
+    audio: &Audio,
+    report: &LoadReport,
+    samples: wav::Samples,
+    total: Duration,
+) -> serde_json::Value {
+    let rate = audio.sample_rate().max(1);
+    let duration = samples.frames as f64 / f64::from(rate);
+    let decode = report.decode_time + samples.decode;
+    let (skipped_packets, skipped_s, truncated) = match audio {
+        Audio::Decoded(clip) => (
+            Some(clip.skipped_packets()),
+            Some(clip.skipped_duration().as_secs_f64()),
+            Some(clip.truncated()),
+        ),
+        Audio::Streaming(_) => (None, None, None),
+    };
+    serde_json::json!({
+        "schema": "turbo-audio/1",
+        "source": args.source,
+        "format": audio.format().to_string(),
+        "sample_rate": audio.sample_rate(),
+        "channels": audio.channels(),
+        "frames": samples.frames,
+        "duration_s": duration,
+        "bytes": report.bytes,
+        "route": report.route.name(),
+        "ran_on": report.ran_on.name(),
+        "decode_ms": decode.as_secs_f64() * 1e3,
+        "speed_x": (!decode.is_zero()).then(|| duration / decode.as_secs_f64()),
+        "total_ms": total.as_secs_f64() * 1e3,
+        "skipped_packets": skipped_packets,
+        "skipped_s": skipped_s,
+        "truncated": truncated,
+        "out": args.out.as_ref().map(|path| path.display().to_string()),
+    })
 }
 
 /// `duration / decode` as "123x", or "-" when nothing was timed.

@@ -92,21 +92,49 @@ impl CaseResult {
     }
 }
 
-/// Runs every case, printing each line as it finishes.
+/// Runs every case, printing each line as it finishes when `print` is set.
 ///
 /// # Errors
 ///
 /// [`CliError::Bench`] if a request fails, [`CliError::Server`] if the loopback
 /// server cannot start.
-pub async fn run(plan: BenchPlan) -> Result<Vec<CaseResult>, CliError> {
+pub async fn run(plan: BenchPlan, print: bool) -> Result<Vec<CaseResult>, CliError> {
     let mut results = Vec::new();
     let case = stack_mock(plan).await?;
-    println!("{}", case.line());
+    if print {
+        println!("{}", case.line());
+    }
     results.push(case);
     let case = http_loopback(plan).await?;
-    println!("{}", case.line());
+    if print {
+        println!("{}", case.line());
+    }
     results.push(case);
     Ok(results)
+}
+
+/// `--json`: the plan and every case as one `turbo-bench/1` object (see
+/// `docs/turbo-cli.md`).
+pub fn json(plan: BenchPlan, results: &[CaseResult]) -> serde_json::Value {
+    let cases: Vec<_> = results
+        .iter()
+        .map(|case| {
+            serde_json::json!({
+                "case": case.case,
+                "peer": case.peer,
+                "ours_ns": case.ours_ns,
+                "peer_ns": case.peer_ns,
+                "ratio": case.ratio(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "schema": "turbo-bench/1",
+        "rounds": plan.rounds,
+        "round_s": plan.round.as_secs_f64(),
+        "callers": CALLERS,
+        "cases": cases,
+    })
 }
 
 async fn stack_mock(plan: BenchPlan) -> Result<CaseResult, CliError> {

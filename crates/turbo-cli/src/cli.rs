@@ -7,7 +7,38 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use turbo_client::Priority;
 
-const EXAMPLES: &str = "\
+/// The exit-code table every `--help` ends with: one meaning per code, the same
+/// for every command (`docs/turbo-cli.md` has the same table).
+macro_rules! exit_codes {
+    () => {
+        "\
+Exit codes (one meaning each, the same for every command):
+   0  success (demo: every invariant held; play: started, with --wait: played)
+   1  failure: a request failed, a file is missing or cannot be written, audio
+      does not decode, a demo invariant did not hold, a bench case failed,
+      play's background turbo could not start or report
+   2  usage error: unknown command or option, a value out of range, a bad URL
+   3  play: throttled (played less than a window ago)
+   4  play: disabled in the config
+   5  play: busy (max_concurrent playbacks running)
+   6  play: not found (no sound for the key, or its file is missing)
+   7  play: no player program
+   8  play --wait: the player failed
+   9  play --wait: the player timed out and was killed
+  10  play: the config cannot be read or is invalid
+  11  play: the throttle state cannot be locked, read or written
+  12  play: the player cannot be started
+  13  play: waiting for the player failed
+  14  (reserved) a cancelled playback; turbo play never cancels one
+  15  get, audio: the server answered 4xx or 5xx (get still writes the body)"
+    };
+}
+
+/// The exit-code table of every `--help`, for tests and other tools.
+pub const EXIT_CODES: &str = exit_codes!();
+
+const EXAMPLES: &str = concat!(
+    "\
 Examples:
   turbo demo                          # 10 s against the embedded loopback server
   turbo demo --duration 3 --json      # a short run, machine-readable report
@@ -16,10 +47,12 @@ Examples:
   turbo play stop --config sounds.toml
   turbo bench --quick
 
-Exit status: 0 on success, 1 on failure, 2 on a usage error; `turbo play` uses
-3 to 13 for its outcomes (see `turbo play --help`).";
+",
+    exit_codes!()
+);
 
-const DEMO_EXAMPLES: &str = "\
+const DEMO_EXAMPLES: &str = concat!(
+    "\
 Examples:
   turbo demo                              # 10 s, 64 callers, text report
   turbo demo --duration 3 --concurrency 200
@@ -28,20 +61,30 @@ Examples:
 The report: requests per second, latency p50/p99 per priority, the most requests
 in flight per host (counted by the server) against each host's limit, queue
 statistics, and pool reuse. Exit status 0 only if every invariant it lists held,
-1 otherwise.";
+1 otherwise.
 
-const GET_EXAMPLES: &str = "\
+",
+    exit_codes!()
+);
+
+const GET_EXAMPLES: &str = concat!(
+    "\
 Examples:
   turbo get http://127.0.0.1:8080/items/1
   turbo get http://127.0.0.1:8080/big --priority low -o big.bin
   turbo get https://example.com/ --timeline > page.html
 
 The body goes to stdout (or FILE); the status line, the headers and the timeline go
-to stderr, so the body can be piped. Exit status: 0 for a response below 400, 3 for
+to stderr, so the body can be piped. Exit status: 0 for a response below 400, 15 for
 a 4xx or 5xx response (the body is still written), 2 for a bad URL, 1 when the
-request fails (refused, timed out, reset) or the output cannot be written.";
+request fails (refused, timed out, reset) or the output cannot be written.
 
-const AUDIO_EXAMPLES: &str = "\
+",
+    exit_codes!()
+);
+
+const AUDIO_EXAMPLES: &str = concat!(
+    "\
 Examples:
   turbo audio song.mp3                                 # route, duration, decode speed
   turbo audio http://127.0.0.1:8080/a.flac --out a.wav
@@ -50,12 +93,17 @@ Examples:
 
 The clip goes through the audio pipeline: a temp file, the decode policy (inline
 for small clips, a decode worker for larger ones, streaming for long ones), then
-WAV (16-bit PCM) with --out. Exit status: 0 on success, 2 for a bad URL, 3 for a
+WAV (16-bit PCM) with --out. Exit status: 0 on success, 2 for a bad URL, 15 for a
 4xx or 5xx response, 1 when the file is missing or not a regular file, the
 download fails, the audio does not decode (or, with --strict, is damaged or cut
-short), or the output cannot be written.";
+short), or the output cannot be written.
 
-const PLAY_EXAMPLES: &str = "\
+",
+    exit_codes!()
+);
+
+const PLAY_EXAMPLES: &str = concat!(
+    "\
 Examples:
   turbo play stop                                  # ~/.config/turbo/sounds.toml
   turbo play needs-attention --config sounds.toml --json
@@ -64,13 +112,12 @@ Examples:
 Without --wait, turbo returns as soon as the player has started; a background
 turbo waits for it and kills it at the config's timeout_ms.
 
-Exit status: 0 started (with --wait: played), 3 throttled, 4 disabled, 5 busy,
-6 not found, 7 no player, 8 player failed, 9 player timed out (these two with
---wait), 10 config unreadable or invalid, 11 throttle state error, 12 player
-cannot start, 13 waiting for the player failed, 1 the background turbo could not
-start or report.";
+",
+    exit_codes!()
+);
 
-const BENCH_EXAMPLES: &str = "\
+const BENCH_EXAMPLES: &str = concat!(
+    "\
 Examples:
   turbo bench            # 5 rounds of 1 s per side and case
   turbo bench --quick    # 3 rounds of 0.2 s: a smoke run
@@ -79,7 +126,11 @@ Cases: stack_mock (TurboClient over MockTransport against tower buffer(1024) +
 concurrency_limit(16) over the same mock) and http_loopback (TurboClient against
 a bare hyper-util client, HTTP/1.1 to the embedded server on 127.0.0.1). The ratio
 is ours / peer time per request: lower is better. For measured figures use
-`cargo xtask bench client` (criterion).";
+`cargo xtask bench client` (criterion).
+
+",
+    exit_codes!()
+);
 
 /// `turbo`: the turbo stack from the command line.
 #[derive(Debug, Parser)]
@@ -151,6 +202,10 @@ pub struct GetArgs {
     /// Give up after this many seconds (connect, headers and body)
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     pub timeout: Duration,
+    /// Print the status, headers, body size (and, with --timeline, the timeline)
+    /// as one JSON object (schema "turbo-get/1") on stdout; needs -o FILE for the body
+    #[arg(long, requires = "output")]
+    pub json: bool,
 }
 
 /// `turbo audio`.
@@ -170,6 +225,9 @@ pub struct AudioArgs {
     /// keeping the audio before the cut
     #[arg(long)]
     pub strict: bool,
+    /// Print the summary as one JSON object (schema "turbo-audio/1") instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `turbo play`.
@@ -206,6 +264,9 @@ pub struct BenchArgs {
     /// Short rounds: a smoke run, not a measurement
     #[arg(long)]
     pub quick: bool,
+    /// Print the results as one JSON object (schema "turbo-bench/1") instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Seconds as a positive decimal of at most an hour.
@@ -235,6 +296,63 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The code each line of [`EXIT_CODES`] starts with, in order.
+    fn table_codes() -> Vec<u8> {
+        EXIT_CODES
+            .lines()
+            .filter_map(|line| line.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn the_exit_code_table_has_one_line_per_code() {
+        let codes = table_codes();
+        assert_eq!(codes, (0..=15).collect::<Vec<u8>>(), "{EXIT_CODES}");
+    }
+
+    #[test]
+    fn every_code_the_commands_return_is_in_the_table_with_its_meaning() {
+        use turbo_playback::Status;
+        let line = |code: u8| {
+            EXIT_CODES
+                .lines()
+                .find(|line| line.split_whitespace().next() == Some(&code.to_string()))
+                .unwrap_or_else(|| panic!("no line for {code}"))
+                .to_owned()
+        };
+        for (status, meaning) in [
+            (Status::Played, "success"),
+            (Status::Throttled { retry_after_ms: 1 }, "throttled"),
+            (Status::Disabled, "disabled"),
+            (Status::Busy { limit: 1 }, "busy"),
+            (Status::NotFound, "not found"),
+            (Status::NoPlayer, "no player"),
+            (
+                Status::Failed {
+                    exit_code: Some(1),
+                    signal: None,
+                },
+                "failed",
+            ),
+            (
+                Status::TimedOut {
+                    timeout_ms: 1,
+                    signal: Some(9),
+                },
+                "timed out",
+            ),
+            (Status::Cancelled { signal: Some(9) }, "cancelled"),
+        ] {
+            let text = line(status.exit_code());
+            assert!(text.contains(meaning), "{status:?}: {text}");
+        }
+        use crate::error::{EXIT_CONFIG, EXIT_FAILURE, EXIT_HTTP_STATUS, EXIT_USAGE};
+        assert!(line(EXIT_FAILURE).contains("failure"));
+        assert!(line(EXIT_USAGE).contains("usage"));
+        assert!(line(EXIT_HTTP_STATUS).contains("4xx or 5xx"));
+        assert!(line(EXIT_CONFIG).contains("config"));
     }
 
     #[test]

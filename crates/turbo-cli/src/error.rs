@@ -14,9 +14,10 @@ use crate::server::ServerError;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for a usage error: clap's own, and values clap cannot check (a URL).
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code of `turbo get` when the server answered 4xx or 5xx (the body is still
-/// written).
-pub const EXIT_HTTP_STATUS: u8 = 3;
+/// Exit code of `turbo get` and `turbo audio` when the server answered 4xx or 5xx
+/// (`get` still writes the body). Above every code `turbo play` uses (3 to 14),
+/// so each code has one meaning across the commands.
+pub const EXIT_HTTP_STATUS: u8 = 15;
 /// Exit code of `turbo play` when the sound config cannot be read or is invalid.
 pub const EXIT_CONFIG: u8 = 10;
 

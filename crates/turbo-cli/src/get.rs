@@ -113,23 +113,66 @@ async fn fetch_into(
     let status = response.status();
     let timeline = response.timeline().cloned();
 
-    let mut head = format!("{:?} {status}\n", response.version());
-    for (name, value) in response.headers() {
-        head.push_str(&format!(
-            "{name}: {}\n",
-            String::from_utf8_lossy(value.as_bytes())
-        ));
+    let version = format!("{:?}", response.version());
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    if !args.json {
+        let mut head = format!("{version} {status}\n");
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\n"));
+        }
+        io::stderr()
+            .write_all(head.as_bytes())
+            .map_err(|e| CliError::output(None, e))?;
     }
-    io::stderr()
-        .write_all(head.as_bytes())
-        .map_err(|e| CliError::output(None, e))?;
 
+    let mut bytes: u64 = 0;
     while let Some(chunk) = response.chunk().await.map_err(request_error)? {
         sink.write(&chunk)?;
+        bytes += chunk.len() as u64;
     }
     sink.finish()?;
 
-    if args.timeline
+    if args.json {
+        let timeline = args
+            .timeline
+            .then(|| timeline.and_then(|timeline| timeline.finished()))
+            .flatten()
+            .map(|finished| {
+                finished
+                    .timeline
+                    .iter()
+                    .map(|event| {
+                        serde_json::json!({
+                            "event": event.kind.to_string(),
+                            "at_ms": event.at.as_secs_f64() * 1e3,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            });
+        let json = serde_json::json!({
+            "schema": "turbo-get/1",
+            "url": args.url,
+            "version": version,
+            "status": status.as_u16(),
+            "headers": headers,
+            "bytes": bytes,
+            "output": args.output.as_ref().map(|path| path.display().to_string()),
+            "timeline": timeline,
+        });
+        let mut out = io::stdout().lock();
+        writeln!(out, "{json}")
+            .and_then(|()| out.flush())
+            .map_err(|e| CliError::output(None, e))?;
+    } else if args.timeline
         && let Some(finished) = timeline.and_then(|timeline| timeline.finished())
     {
         let text = format!(

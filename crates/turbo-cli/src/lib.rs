@@ -76,13 +76,18 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Play(args) => play::run(&args),
         Command::Bench(args) => {
             let plan = bench::BenchPlan::new(args.quick);
+            if args.json {
+                let results = runtime()?.block_on(bench::run(plan, false))?;
+                print_line(&bench::json(plan, &results).to_string())?;
+                return Ok(0);
+            }
             print_line(&format!(
                 "turbo bench: {} rounds of {:.1} s per side, {} callers; ratio = ours / peer time per request (lower is better)",
                 plan.rounds,
                 plan.round.as_secs_f64(),
                 bench::CALLERS
             ))?;
-            runtime()?.block_on(bench::run(plan))?;
+            runtime()?.block_on(bench::run(plan, true))?;
             Ok(0)
         }
     }

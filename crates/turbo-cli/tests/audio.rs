@@ -52,17 +52,26 @@ fn read_wav(path: &std::path::Path) -> (hound::WavSpec, Vec<i16>) {
     (spec, samples)
 }
 
-#[test]
-fn a_local_clip_is_decoded_and_written_as_wav() {
+/// `turbo audio tone.mp3 --out DIR/tone.wav` plus `extra`; the temp dir holds
+/// the WAV until it drops.
+fn tone_to_wav(extra: &[&str]) -> (std::process::Output, tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("tone.wav");
     let source = fixture("tone.mp3");
-    let output = turbo(&[
+    let mut args = vec![
         "audio",
         source.to_str().expect("UTF-8 path"),
         "--out",
         out.to_str().expect("UTF-8 path"),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let output = turbo(&args);
+    (output, dir, out)
+}
+
+#[test]
+fn a_local_clip_is_decoded_and_written_as_wav() {
+    let (output, _dir, out) = tone_to_wav(&[]);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     assert!(text.starts_with("mp3, 22050 Hz, 2 ch, 1.00 s"), "{text}");
@@ -128,7 +137,7 @@ fn audio_errors_are_one_line() {
 
     let server = Server::start();
     let output = turbo(&["audio", &server.url("/status/404")]);
-    assert_user_error(&output, 3, "404 Not Found");
+    assert_user_error(&output, 15, "404 Not Found");
 }
 
 #[test]
@@ -187,4 +196,24 @@ fn damaged_audio_is_reported_and_refused_under_strict() {
     assert!(text.contains("damaged: 2 packets did not decode"), "{text}");
     let output = turbo(&["audio", path, "--strict"]);
     assert_user_error(&output, 1, "did not decode");
+}
+
+#[test]
+fn json_prints_one_object_with_the_summary() {
+    let (output, _dir, out) = tone_to_wav(&["--json"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert_eq!(text.lines().count(), 1, "one line of JSON: {text}");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("one JSON document");
+    assert_eq!(json["schema"], "turbo-audio/1");
+    assert_eq!(json["format"], "mp3");
+    assert_eq!(json["sample_rate"], 22_050);
+    assert_eq!(json["channels"], 2);
+    assert_eq!(json["frames"], 22_050);
+    assert_eq!(json["route"], "inline");
+    assert_eq!(json["skipped_packets"], 0);
+    assert_eq!(json["truncated"], false);
+    assert_eq!(json["out"], out.to_str().expect("UTF-8 path"));
+    assert!(json["decode_ms"].as_f64().is_some(), "{json}");
+    assert!(out.is_file(), "--json still writes the WAV");
 }

@@ -188,3 +188,37 @@ fn bad_demo_arguments_are_usage_errors() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn the_bar_draws_on_a_terminal_stderr_and_a_redirected_stdout_gets_only_the_report() {
+    // `script` gives the command a pseudo-terminal; stdout is redirected to a
+    // file inside it, so only stderr is a terminal, as in `turbo demo > report.txt`.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.txt");
+    let command = format!(
+        "'{}' demo --duration 1 --concurrency 16 > '{}'",
+        env!("CARGO_BIN_EXE_turbo"),
+        report.display()
+    );
+    let output = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        terminal.contains(" req, ") && terminal.contains(" queued"),
+        "the progress bar is drawn on the terminal's stderr: {terminal:?}"
+    );
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        text.starts_with("turbo demo: 1.0 s, 16 callers, 4 hosts"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("invariants held"), "{text}");
+    assert!(
+        !text.contains('\r') && !text.contains("\u{1b}[") && !text.contains(" req, "),
+        "no trace of the bar in the file: {text:?}"
+    );
+}

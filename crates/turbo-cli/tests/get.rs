@@ -52,11 +52,11 @@ fn output_file_gets_the_whole_body() {
 }
 
 #[test]
-fn error_status_writes_the_body_and_exits_3() {
+fn error_status_writes_the_body_and_exits_15() {
     let server = Server::start();
     let url = server.url("/status/503");
     let output = turbo(&["get", &url]);
-    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(output.status.code(), Some(15));
     assert_eq!(stdout(&output), r#"{"status":503}"#);
     let err = stderr(&output);
     assert!(
@@ -118,4 +118,56 @@ fn unknown_priority_is_rejected_by_clap() {
     let err = stderr(&output);
     assert!(err.contains("unknown priority `urgent`"), "{err}");
     assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn json_prints_the_head_as_one_object_and_the_body_goes_to_the_file() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.bin");
+    let url = server.url("/bytes/3000");
+    let output = turbo(&[
+        "get",
+        &url,
+        "-o",
+        file.to_str().unwrap(),
+        "--json",
+        "--timeline",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "no text head with --json");
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["schema"], "turbo-get/1");
+    assert_eq!(json["status"], 200);
+    assert_eq!(json["bytes"], 3000);
+    assert_eq!(json["output"], file.to_str().unwrap());
+    assert!(json["headers"].as_array().is_some_and(|h| !h.is_empty()));
+    let events: Vec<_> = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(events.iter().any(|e| e == "body_finished"), "{events:?}");
+    assert_eq!(std::fs::read(&file).unwrap().len(), 3000);
+
+    // An error status: the object still prints, then the one error line.
+    let output = turbo(&[
+        "get",
+        &server.url("/status/503"),
+        "-o",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(15));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["status"], 503);
+    assert!(json["timeline"].is_null(), "only with --timeline");
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+
+    // Without -o the body would mix with the JSON: a usage error.
+    let output = turbo(&["get", &url, "--json"]);
+    assert_eq!(output.status.code(), Some(2));
 }

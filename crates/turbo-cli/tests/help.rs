@@ -26,6 +26,34 @@ fn every_command_has_help_with_examples() {
 }
 
 #[test]
+fn every_help_ends_with_the_one_exit_code_table() {
+    for args in [
+        vec!["--help"],
+        vec!["demo", "--help"],
+        vec!["get", "--help"],
+        vec!["audio", "--help"],
+        vec!["play", "--help"],
+        vec!["bench", "--help"],
+    ] {
+        let output = turbo(&args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let text = stdout(&output);
+        assert!(
+            text.trim_end().ends_with(turbo_cli::cli::EXIT_CODES),
+            "{args:?}: {text}"
+        );
+    }
+    // One meaning per code: throttled (play) and an HTTP error (get, audio)
+    // no longer share 3.
+    let table = turbo_cli::cli::EXIT_CODES;
+    assert!(table.contains("\n   3  play: throttled"), "{table}");
+    assert!(
+        table.contains("\n  15  get, audio: the server answered 4xx or 5xx"),
+        "{table}"
+    );
+}
+
+#[test]
 fn no_command_is_a_usage_error() {
     let output = turbo(&[]);
     assert_eq!(output.status.code(), Some(2));

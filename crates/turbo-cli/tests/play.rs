@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use common::{assert_user_error, mkfifo, stderr, stdout, turbo, turbo_within};
+use common::{assert_user_error, mkfifo, stderr, stdout, turbo, turbo_within, turbo_within_env};
 
 /// A config whose player is `true` (plays nothing, exits 0), a sound file, and a
 /// throttle state directory, all in a temp dir.
@@ -43,6 +43,16 @@ impl Setup {
     }
 
     fn play_with(&self, key: &str, json: bool, extra: &[&str]) -> std::process::Output {
+        self.play_with_env(key, json, extra, &[])
+    }
+
+    fn play_with_env(
+        &self,
+        key: &str,
+        json: bool,
+        extra: &[&str],
+        env: &[(&str, &Path)],
+    ) -> std::process::Output {
         let config = self.config.to_str().expect("UTF-8 temp path");
         let state = self.state();
         let mut args = vec!["play", key, "--config", config, "--state-dir"];
@@ -51,7 +61,7 @@ impl Setup {
             args.push("--json");
         }
         args.extend_from_slice(extra);
-        turbo_within(&args, Duration::from_secs(30))
+        turbo_within_env(&args, env, Duration::from_secs(30))
     }
 }
 
@@ -256,4 +266,27 @@ fn a_throttle_error_in_the_background_turbo_is_passed_on_with_its_exit_code() {
             stderr(&output)
         );
     }
+}
+
+#[test]
+fn rust_log_turns_on_logging_to_stderr() {
+    let setup = Setup::new("");
+    // Unset (the helpers remove it): nothing on stderr, only the outcome on stdout.
+    let quiet = setup.play_with("gone", false, &["--wait"]);
+    assert_eq!(quiet.status.code(), Some(6), "{}", stderr(&quiet));
+    assert_eq!(stderr(&quiet), "");
+    let logged = setup.play_with_env(
+        "gone",
+        false,
+        &["--wait"],
+        &[("RUST_LOG", Path::new("turbo_playback=debug"))],
+    );
+    assert_eq!(logged.status.code(), Some(6), "{}", stderr(&logged));
+    let err = stderr(&logged);
+    assert!(
+        err.lines()
+            .any(|line| line.contains("DEBUG") && line.contains("not_found")),
+        "the player's debug event goes to stderr: {err:?}"
+    );
+    assert_eq!(stdout(&logged), stdout(&quiet), "stdout stays the outcome");
 }

@@ -15,15 +15,16 @@
 //! is exact enough for `ContextPool::idle` and the close protocol, where "no
 //! lease is out" must never be reported while one is.
 
+use crossbeam_utils::CachePadded;
+
 use crate::sync::{AtomicU64, Ordering, thread_index};
 
 /// The most shards a pool keeps: enough for one per core on large machines; more
 /// threads than shards share them (each update is still one atomic add).
 const MAX_SHARDS: usize = 64;
 
-/// One thread's counts, alone on its cache lines: 128 bytes, since x86 fetches
-/// lines in adjacent pairs.
-#[repr(align(128))]
+/// One thread's counts; each sits in a [`CachePadded`], alone on its cache lines
+/// (128 bytes on x86_64, which fetches lines in adjacent pairs, and on aarch64).
 #[derive(Default)]
 struct Shard {
     rents: AtomicU64,
@@ -32,7 +33,7 @@ struct Shard {
 
 /// Rents and releases of a pool's contexts, sharded by thread.
 pub(crate) struct InFlight {
-    shards: Box<[Shard]>,
+    shards: Box<[CachePadded<Shard>]>,
 }
 
 impl InFlight {
@@ -47,7 +48,7 @@ impl InFlight {
         let cores: usize = 2;
         let count = cores.next_power_of_two().min(MAX_SHARDS);
         Self {
-            shards: (0..count).map(|_| Shard::default()).collect(),
+            shards: (0..count).map(|_| CachePadded::default()).collect(),
         }
     }
 
@@ -104,5 +105,23 @@ mod tests {
         assert_eq!(counts.leased(), 1);
         counts.release();
         assert_eq!(counts.leased(), 0);
+    }
+
+    #[test]
+    fn shards_do_not_share_a_cache_line() {
+        let counts = InFlight::new();
+        // At least a 64-byte line apart everywhere, 128 bytes where lines are
+        // fetched in pairs.
+        let line = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            128
+        } else {
+            64
+        };
+        assert!(std::mem::align_of::<CachePadded<Shard>>() >= line);
+        if let [first, second, ..] = &counts.shards[..] {
+            let gap = (second as *const CachePadded<Shard> as usize)
+                - (first as *const CachePadded<Shard> as usize);
+            assert!(gap >= line, "shards {gap} bytes apart");
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 use crate::try_lock::{Lease, TryLock, TryLockGuard};
 
 /// The standard size classes, smallest first. Classes above the last one are
-/// powers of two up to the configured maximum.
+/// powers of two, up to the one that holds the configured maximum.
 pub const STANDARD_CLASSES: [usize; 5] = [256, 1024, 4 * 1024, 16 * 1024, 64 * 1024];
 
 const DEFAULT_MAX_BUFFER: usize = 4 * 1024 * 1024;
@@ -69,8 +69,9 @@ impl ClearPolicy {
 /// A pool of byte buffers in size classes.
 ///
 /// Classes are [`STANDARD_CLASSES`] (256 B to 64 KiB, each 4x the last) and then
-/// powers of two up to [`max_buffer_size`](BytePoolBuilder::max_buffer_size)
-/// (default 4 MiB). A request is served from the smallest class that fits it.
+/// powers of two, ending at the first class at least
+/// [`max_buffer_size`](BytePoolBuilder::max_buffer_size) (default 4 MiB). A
+/// request is served from the smallest class that fits it.
 ///
 /// Bounds: the pool never keeps more than `max_idle_bytes` of idle capacity, and no
 /// class more than `max_idle_per_class` idle buffers. The byte bound is split into
@@ -169,8 +170,11 @@ impl Default for BytePoolBuilder {
 }
 
 impl BytePoolBuilder {
-    /// The largest pooled buffer (default 4 MiB); rounded up to a power of two
-    /// when above 64 KiB. Larger requests are served unpooled.
+    /// The largest pooled buffer (default 4 MiB), rounded up to the next class
+    /// size: the next of [`STANDARD_CLASSES`] up to 64 KiB, the next power of
+    /// two above it (1000 becomes 1 KiB, 100 KiB becomes 128 KiB). Requests up
+    /// to the rounded size are pooled in the largest class; larger requests are
+    /// served unpooled.
     pub fn max_buffer_size(mut self, bytes: usize) -> Self {
         self.max_buffer_size = bytes;
         self
@@ -725,6 +729,25 @@ mod tests {
                 .build()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn max_buffer_size_rounds_up_to_the_next_class() {
+        // Below 64 KiB: the next standard class (1000 -> 1 KiB).
+        let pool = BytePool::builder().max_buffer_size(1000).build().unwrap();
+        assert_eq!(pool.class_sizes().collect::<Vec<_>>(), [256, 1024]);
+        let buf = pool.rent(1024).unwrap();
+        assert!(buf.is_pooled(), "a rent up to the rounded size is pooled");
+        assert_eq!(buf.capacity(), 1024);
+        assert!(!pool.rent(1025).unwrap().is_pooled());
+        // Above 64 KiB: the next power of two (100 KiB -> 128 KiB).
+        let pool = BytePool::builder()
+            .max_buffer_size(100 * 1024)
+            .build()
+            .unwrap();
+        assert_eq!(pool.class_sizes().last(), Some(128 * 1024));
+        assert!(pool.rent(128 * 1024).unwrap().is_pooled());
+        assert!(!pool.rent(128 * 1024 + 1).unwrap().is_pooled());
     }
 
     #[test]

@@ -44,6 +44,11 @@ impl<T> MutPtr<T> {
         // SAFETY: guaranteed by the caller.
         unsafe { &mut *self.0 }
     }
+
+    /// Calls `f` with the raw pointer, as loom's `MutPtr::with` does.
+    fn with<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0)
+    }
 }
 
 /// A value behind a flag that at most one [`TryLockGuard`] holds at a time.
@@ -141,15 +146,19 @@ impl<T> Deref for TryLockGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: this guard holds the lock, so no other reference to the value
-        // exists, and the returned borrow cannot outlive the guard.
-        unsafe { self.ptr().deref() }
+        // SAFETY: this guard holds the lock, so no other guard can reach the
+        // value; `&self` means no `&mut` from `deref_mut` is live, so the only
+        // other borrows are shared ones from this guard; the borrow is made
+        // through a `*const T` (never a `&mut T`) and cannot outlive the guard.
+        unsafe { &*self.ptr().with(|ptr| ptr.cast_const()) }
     }
 }
 
 impl<T> DerefMut for TryLockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`; `&mut self` makes this the only borrow.
+        // SAFETY: this guard holds the lock, so no other guard can reach the
+        // value, and `&mut self` makes this the only borrow made through the
+        // guard; the returned borrow cannot outlive the guard.
         unsafe { self.ptr().deref() }
     }
 }
@@ -292,5 +301,24 @@ mod loom_tests {
                 t.join().unwrap();
             }
         });
+    }
+}
+
+#[cfg(all(test, not(turbo_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_shared_borrows_of_one_guard_read_the_value() {
+        // Two live `&T` from one guard: under Miri this fails if `deref` goes
+        // through a `&mut T` (each shared borrow would alias a unique one).
+        let lock = TryLock::new(vec![1, 2]);
+        let mut guard = lock.try_lock().expect("free");
+        guard.push(3);
+        let first: &Vec<i32> = &guard;
+        let second: &Vec<i32> = &guard;
+        assert_eq!(first, &[1, 2, 3]);
+        assert_eq!(second.len(), 3);
+        assert_eq!(first, second);
     }
 }

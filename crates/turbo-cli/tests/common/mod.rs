@@ -16,7 +16,12 @@ pub fn turbo(args: &[&str]) -> Output {
 /// [`turbo`] with extra environment variables.
 pub fn turbo_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_turbo"));
-    command.args(args).env("RUST_BACKTRACE", "1");
+    // Logging is off unless a test turns it on: a developer's RUST_LOG must not
+    // add lines to the stderr the tests check.
+    command
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("RUST_LOG");
     for (name, value) in env {
         command.env(name, value);
     }
@@ -38,6 +43,7 @@ pub fn turbo_within_env(
     use std::process::Stdio;
     use std::time::Instant;
     let mut command = Command::new(env!("CARGO_BIN_EXE_turbo"));
+    command.env_remove("RUST_LOG");
     for (name, value) in env {
         command.env(name, value);
     }
