@@ -130,6 +130,31 @@ async fn ended_session(root: &std::path::Path, count: usize, keep_lock: bool) ->
     paths
 }
 
+/// Waits until the ended sessions have let go of their locks: a dropped manager's
+/// session ends when its last background task does, which on a busy machine can
+/// be a moment after `drop`. Until then a sweep rightly takes it for live. Done
+/// when two lock files are left (the live session's and the one kept on purpose)
+/// and exactly one of them can be locked (the kept one). A condition, not a time:
+/// it fails only if an ended session never lets go.
+async fn ended_sessions_released(turbo_root: &std::path::Path) {
+    for _ in 0..2_000 {
+        let locks: Vec<PathBuf> = std::fs::read_dir(turbo_root.join("sessions"))
+            .expect("read sessions")
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "lock"))
+            .collect();
+        let free = locks
+            .iter()
+            .filter(|path| std::fs::File::open(path).is_ok_and(|file| file.try_lock().is_ok()))
+            .count();
+        if locks.len() == 2 && free == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("an ended session still holds its lock");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn repeated_and_concurrent_sweeps_agree_and_spare_live_sessions() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -147,7 +172,9 @@ async fn repeated_and_concurrent_sweeps_agree_and_spare_live_sessions() {
     let without_lock = ended_session(&root, 30, false).await;
     let with_lock = ended_session(&root, 30, true).await;
     assert!(with_lock.iter().chain(&without_lock).all(|p| p.exists()));
-    // One live lock and one stale lock left behind.
+    // One live lock and one stale lock left behind, once the ended sessions'
+    // last background work has let go of them.
+    ended_sessions_released(live.root()).await;
     assert_eq!(session_files(live.root()).len(), 2);
 
     // Eight startups and sweeps at once, on threads of their own.
